@@ -1,0 +1,21 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { AuditModule } from '../modules/audit/audit.module';
+import { TokensModule } from '../modules/auth/auth.module';
+import { CoursesModule } from '../modules/courses/courses.module';
+import { RigsModule } from '../modules/rigs/rigs.module';
+import { TemplatesModule } from '../modules/templates/templates.module';
+import { UsersModule } from '../modules/users/users.module';
+import type { Config } from '../platform/config/config';
+import { ConfigModule } from '../platform/config/config.module';
+import { DbModule } from '../platform/db/db.module';
+
+/** What the command-line tool needs: the database and the domain services, no HTTP, no Redis. */
+@Module({})
+export class CliModule {
+  static forRoot(config: Config): DynamicModule {
+    return {
+      module: CliModule,
+      imports: [ConfigModule.forRoot(config), DbModule, AuditModule, UsersModule, TokensModule, RigsModule, CoursesModule, TemplatesModule],
+    };
+  }
+}

@@ -1,0 +1,218 @@
+import 'reflect-metadata';
+import { INestApplicationContext } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { join } from 'node:path';
+import { AuditService } from '../modules/audit/audit.service';
+import { TokensService, parseExpiry } from '../modules/auth/tokens.service';
+import { TOKEN_SCOPES } from '../modules/auth/scopes';
+import { rigView } from '../modules/rigs/rigs.controller';
+import { RigsService } from '../modules/rigs/rigs.service';
+import { CAMPUS_ROLES, CampusRole } from '../modules/users/user.entity';
+import { UsersService } from '../modules/users/users.service';
+import { Config, ConfigError, loadConfig } from '../platform/config/config';
+import { createDataSource } from '../platform/db/data-source';
+import { AppError } from '../platform/http/app-error';
+import { CliModule } from './cli.module';
+import { seedDemo } from './seed-demo';
+import { table } from './output';
+
+/** Exit codes: 0 done, 1 the operation failed (the message says why), 2 the command line was wrong. */
+const EXIT_FAILED = 1;
+const EXIT_USAGE = 2;
+
+class CliFailure extends Error {}
+
+let config: Config | undefined;
+function cfg(): Config {
+  return (config ??= loadConfig());
+}
+
+async function withApp<T>(work: (app: INestApplicationContext) => Promise<T>): Promise<T> {
+  const app = await NestFactory.createApplicationContext(CliModule.forRoot(cfg()), { logger: ['error'], abortOnError: false });
+  try {
+    return await work(app);
+  } finally {
+    await app.close();
+  }
+}
+
+const print = (text: string): void => void process.stdout.write(`${text}\n`);
+const intArg = (name: string) => (v: string) => {
+  if (!/^\d+$/.test(v)) throw new InvalidArgumentError(`${name} must be a whole number`);
+  return Number(v);
+};
+
+export function buildCli(): Command {
+  const program = new Command('riglab')
+    .description('riglab command-line tool for campus IT (reads the same configuration as the portal)')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+
+  program
+    .command('migrate')
+    .description('apply pending database migrations (or roll the last one back with --revert)')
+    .option('--revert', 'undo the most recent migration')
+    .action(async (opts: { revert?: boolean }) => {
+      const ds = createDataSource(cfg().databaseUrl);
+      await ds.initialize();
+      try {
+        if (opts.revert) {
+          await ds.undoLastMigration({ transaction: 'each' });
+          print('reverted the last migration');
+        } else {
+          const done = await ds.runMigrations({ transaction: 'each' });
+          print(done.length ? `applied ${done.length} migration(s): ${done.map((m) => m.name).join(', ')}` : 'database schema is up to date');
+        }
+      } finally {
+        await ds.destroy();
+      }
+    });
+
+  const token = program.command('token').description('API tokens (shown once, stored hashed)');
+  token
+    .command('create')
+    .description('create an API token for a user and print it once')
+    .requiredOption('--user <name>', 'the user the token acts as')
+    .option('--scope <scope...>', `scopes (${TOKEN_SCOPES.join(', ')}); default: read labs, or admin for admins`)
+    .option('--expires <when>', 'lifetime: 30d, 12h, 90m, 2w, an ISO date, or never', '90d')
+    .option('--name <text>', 'a note to recognise the token by', 'cli')
+    .action(async (opts: { user: string; scope?: string[]; expires: string; name: string }) =>
+      withApp(async (app) => {
+        const user = await app.get(UsersService).byUsername(opts.user);
+        const expiresAt = parseExpiry(opts.expires);
+        const scopes = opts.scope ?? (user.campusRole === 'admin' ? ['admin'] : ['read', 'labs']);
+        const created = await app.get(TokensService).create(user, { name: opts.name, scopes, expiresAt });
+        await app.get(AuditService).record({ action: 'token.create', actor: 'cli', targetType: 'api_token', targetId: created.record.id, detail: { user: user.username, scopes } });
+        process.stderr.write(`token for ${user.username} (scopes: ${scopes.join(' ')}; expires: ${expiresAt?.toISOString() ?? 'never'}); it is shown only now:\n`);
+        print(created.token);
+      }),
+    );
+  token
+    .command('list')
+    .description('list live tokens (never the tokens themselves)')
+    .option('--user <name>', 'only this user\'s tokens')
+    .option('--json', 'print JSON')
+    .action(async (opts: { user?: string; json?: boolean }) =>
+      withApp(async (app) => {
+        const userId = opts.user ? (await app.get(UsersService).byUsername(opts.user)).id : undefined;
+        const rows = (await app.get(TokensService).list(userId)).map((t) => ({ id: t.id, user: t.user?.username, name: t.name, prefix: t.prefix, scopes: t.scopes, expires: t.expiresAt, lastUsed: t.lastUsedAt }));
+        print(opts.json ? JSON.stringify(rows, null, 2) : table(rows, ['id', 'user', 'name', 'prefix', 'scopes', 'expires', 'lastUsed']));
+      }),
+    );
+  token
+    .command('revoke <id>')
+    .description('revoke a token by its id')
+    .action(async (id: string) =>
+      withApp(async (app) => {
+        await app.get(TokensService).revoke(id);
+        await app.get(AuditService).record({ action: 'token.revoke', actor: 'cli', targetType: 'api_token', targetId: id });
+        print(`revoked token ${id}`);
+      }),
+    );
+
+  const rig = program.command('rig').description('rigs: the Docker engines of the pool');
+  rig
+    .command('add <name>')
+    .description('register a rig by its Docker endpoint')
+    .requiredOption('--endpoint <url>', 'unix:///var/run/docker.sock or tcp://host:2376 (TCP needs --tls-*)')
+    .option('--tls-ca <file>', 'CA certificate (PEM) that signed the engine\'s certificate')
+    .option('--tls-cert <file>', 'client certificate (PEM)')
+    .option('--tls-key <file>', 'client key (PEM)')
+    .option('--cpus <n>', 'CPUs labs may use on this rig', intArg('--cpus'), 2)
+    .option('--memory-mb <n>', 'memory (MiB) labs may use on this rig', intArg('--memory-mb'), 4096)
+    .addOption(new Option('--driver <kind>', 'how GPUs are handed to containers').choices(['nvidia', 'amd', 'devices', 'none']).default('none'))
+    .action(async (name: string, o: { endpoint: string; tlsCa?: string; tlsCert?: string; tlsKey?: string; cpus: number; memoryMb: number; driver: 'nvidia' | 'amd' | 'devices' | 'none' }) =>
+      withApp(async (app) => {
+        const given = [o.tlsCa, o.tlsCert, o.tlsKey].filter(Boolean).length;
+        if (given !== 0 && given !== 3) throw new CliFailure('give all three of --tls-ca, --tls-cert and --tls-key, or none');
+        const tls = given === 3 ? { ca: o.tlsCa!, cert: o.tlsCert!, key: o.tlsKey! } : null;
+        const added = await app.get(RigsService).add({ name, endpoint: o.endpoint, tls, cpus: o.cpus, memoryMb: o.memoryMb, driver: o.driver });
+        await app.get(AuditService).record({ action: 'rig.add', actor: 'cli', targetType: 'rig', targetId: name, detail: { endpoint: o.endpoint } });
+        const [probe] = (await app.get(RigsService).probeAll()).filter((p) => p.rig.id === added.id);
+        print(`added rig ${name} (${o.endpoint}); engine ${probe?.up ? `answers: Docker ${probe.version}` : `does not answer yet: ${probe && !probe.up ? probe.error : 'unknown'}`}`);
+      }),
+    );
+  rig
+    .command('list')
+    .description('list rigs and whether their engines answer')
+    .option('--json', 'print JSON')
+    .action(async (opts: { json?: boolean }) =>
+      withApp(async (app) => {
+        const rows = (await app.get(RigsService).probeAll()).map((p) => ({ ...rigView(p.rig), engine: p.up ? `up ${p.latencyMs}ms` : `down: ${p.error}` }));
+        print(opts.json ? JSON.stringify(rows, null, 2) : table(rows, ['name', 'state', 'endpoint', 'driver', 'cpus', 'memoryMb', 'engine']));
+      }),
+    );
+  rig
+    .command('remove <name>')
+    .description('remove a rig that runs no labs')
+    .action(async (name: string) =>
+      withApp(async (app) => {
+        await app.get(RigsService).remove(name);
+        await app.get(AuditService).record({ action: 'rig.remove', actor: 'cli', targetType: 'rig', targetId: name });
+        print(`removed rig ${name}`);
+      }),
+    );
+
+  const user = program.command('user').description('people who use the portal');
+  user
+    .command('add <username>')
+    .description('add a user (SSO sign-in creates users too)')
+    .addOption(new Option('--role <role>', 'campus role').choices([...CAMPUS_ROLES]).default('student'))
+    .option('--name <display name>', 'display name')
+    .option('--email <address>', 'e-mail address')
+    .action(async (username: string, o: { role: CampusRole; name?: string; email?: string }) =>
+      withApp(async (app) => {
+        const added = await app.get(UsersService).add({ username, campusRole: o.role, displayName: o.name, email: o.email });
+        await app.get(AuditService).record({ action: 'user.add', actor: 'cli', targetType: 'user', targetId: added.username, detail: { role: o.role } });
+        print(`added user ${added.username} (${added.campusRole})`);
+      }),
+    );
+  user
+    .command('list')
+    .description('list users')
+    .option('--json', 'print JSON')
+    .action(async (opts: { json?: boolean }) =>
+      withApp(async (app) => {
+        const rows = (await app.get(UsersService).list()).map((u) => ({ username: u.username, name: u.displayName, email: u.email, role: u.campusRole, created: u.createdAt }));
+        print(opts.json ? JSON.stringify(rows, null, 2) : table(rows, ['username', 'name', 'email', 'role', 'created']));
+      }),
+    );
+
+  program
+    .command('seed-demo')
+    .description('create the demo course, template, users and local rig (changes nothing when present)')
+    .requiredOption('--image <tag>', 'the lab image the demo template uses')
+    .requiredOption('--rig-endpoint <url>', 'Docker endpoint of the local rig')
+    .action(async (o: { image: string; rigEndpoint: string }) =>
+      withApp(async (app) => print(await seedDemo(app, join(cfg().projectRoot, 'course-templates'), o.image, o.rigEndpoint))),
+    );
+  return program;
+}
+
+export async function run(argv: string[]): Promise<number> {
+  try {
+    await buildCli().parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Commander has printed its message already; help and version are not failures.
+      return err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.exitCode === 0 ? 0 : EXIT_USAGE;
+    }
+    if (err instanceof ConfigError) {
+      process.stderr.write(`riglab: ${err.message}\n`);
+      return EXIT_USAGE;
+    }
+    if (err instanceof AppError || err instanceof CliFailure) {
+      process.stderr.write(`riglab: error: ${err.message}\n`);
+      return err instanceof AppError && err.kind === 'invalid' ? EXIT_USAGE : EXIT_FAILED;
+    }
+    const msg = (err as Error)?.message ?? String(err);
+    process.stderr.write(`riglab: error: ${/ECONNREFUSED|connect/i.test(msg) ? `cannot reach the database (${msg}); is it running? (npm run up)` : msg}\n`);
+    return EXIT_FAILED;
+  }
+}
+
+if (require.main === module) {
+  run(process.argv.slice(2)).then((code) => process.exit(code));
+}

@@ -1,0 +1,12 @@
+import { AppError } from '../../platform/http/app-error';
+
+export enum RigErrorCode {
+  NotFound = 'rig.not_found',
+  Exists = 'rig.exists',
+  BadEndpoint = 'rig.bad_endpoint',
+  BadName = 'rig.bad_name',
+  BadCapacity = 'rig.bad_capacity',
+  InUse = 'rig.in_use',
+}
+
+export const rigNotFound = (name: string) => new AppError(RigErrorCode.NotFound, 'not_found', `rig '${name}' does not exist`);

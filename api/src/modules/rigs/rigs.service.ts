@@ -1,0 +1,125 @@
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { isAbsolute, join } from 'node:path';
+import { Gauge } from 'prom-client';
+import { In, Not, Repository } from 'typeorm';
+import { EndpointError, EngineEndpoint, EngineProbe, parseEndpoint, probeEngine } from '../../../../spawner/src';
+import type { Config } from '../../platform/config/config';
+import { CONFIG } from '../../platform/config/config.module';
+import { AppError } from '../../platform/http/app-error';
+import { Metrics } from '../../platform/metrics/metrics';
+import { JobHandler } from '../../platform/queue/job-handler.decorator';
+import { JobName } from '../../platform/queue/jobs';
+import { ACTIVE_LAB_STATES, LabSession } from '../labs/lab-session.entity';
+import { GpuDriverKind, Rig, RigTls } from './rig.entity';
+import { RigErrorCode, rigNotFound } from './rigs.errors';
+
+const RIG_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
+
+export interface NewRig {
+  name: string;
+  endpoint: string;
+  tls?: RigTls | null;
+  cpus?: number;
+  memoryMb?: number;
+  driver?: GpuDriverKind;
+}
+
+export type RigProbeResult = { rig: Rig } & EngineProbe;
+
+@Injectable()
+export class RigsService {
+  private readonly log = new Logger(RigsService.name);
+  private readonly up?: Gauge<'rig'>;
+
+  constructor(
+    @Inject(CONFIG) private readonly config: Config,
+    @InjectRepository(Rig) private readonly rigs: Repository<Rig>,
+    @InjectRepository(LabSession) private readonly sessions: Repository<LabSession>,
+    @Optional() metrics?: Metrics,
+  ) {
+    if (metrics) {
+      this.up = new Gauge({ name: 'riglab_rig_up', help: 'Whether the rig\'s Docker engine answered the last probe', labelNames: ['rig'], registers: [metrics.registry] });
+    }
+  }
+
+  /** The endpoint as the spawner needs it, TLS paths made absolute. */
+  endpointOf(rig: Pick<Rig, 'dockerEndpoint' | 'tls'>): EngineEndpoint {
+    const abs = (p: string) => (isAbsolute(p) ? p : join(this.config.rigs.tlsDir, p));
+    return { url: rig.dockerEndpoint, tls: rig.tls ? { ca: abs(rig.tls.ca), cert: abs(rig.tls.cert), key: abs(rig.tls.key) } : null };
+  }
+
+  async add(input: NewRig): Promise<Rig> {
+    if (!RIG_NAME.test(input.name)) {
+      throw new AppError(RigErrorCode.BadName, 'invalid', `rig name '${input.name}' is not allowed: use 1-63 characters a-z, 0-9 or '-'`);
+    }
+    const candidate = { dockerEndpoint: input.endpoint, tls: input.tls ?? null };
+    try {
+      parseEndpoint(this.endpointOf(candidate));
+    } catch (err) {
+      if (err instanceof EndpointError) throw new AppError(RigErrorCode.BadEndpoint, 'invalid', `endpoint ${err.message}`);
+      throw err;
+    }
+    if (await this.rigs.exist({ where: { name: input.name } })) {
+      throw new AppError(RigErrorCode.Exists, 'conflict', `rig '${input.name}' already exists`);
+    }
+    return this.rigs.save(
+      this.rigs.create({
+        name: input.name,
+        ...candidate,
+        cpuMillis: Math.round((input.cpus ?? 2) * 1000),
+        memoryMb: input.memoryMb ?? 4096,
+        driverKind: input.driver ?? 'none',
+      }),
+    );
+  }
+
+  /** Registers the rig unless one of that name exists (seeding must change nothing on a second run). */
+  async ensure(input: NewRig): Promise<Rig> {
+    return (await this.rigs.findOne({ where: { name: input.name } })) ?? this.add(input);
+  }
+
+  list(includeRetired = false): Promise<Rig[]> {
+    return this.rigs.find({ where: includeRetired ? {} : { state: Not('retired') }, order: { name: 'ASC' } });
+  }
+
+  async byName(name: string): Promise<Rig> {
+    const rig = await this.rigs.findOne({ where: { name } });
+    if (!rig) throw rigNotFound(name);
+    return rig;
+  }
+
+  /** Removes a rig with no live labs; a rig still in use must be drained first. */
+  async remove(name: string): Promise<Rig> {
+    const rig = await this.byName(name);
+    const live = await this.sessions.count({ where: { rigId: rig.id, state: In([...ACTIVE_LAB_STATES]) } });
+    if (live > 0) {
+      throw new AppError(RigErrorCode.InUse, 'conflict', `rig '${name}' still runs ${live} lab(s): drain it and wait for them to stop first`);
+    }
+    await this.rigs.delete({ id: rig.id });
+    return rig;
+  }
+
+  /** Probes every registered rig's engine concurrently, each within the configured timeout. */
+  async probeAll(): Promise<RigProbeResult[]> {
+    const rigs = await this.list();
+    return Promise.all(
+      rigs.map(async (rig) => {
+        const probe = await probeEngine(this.endpointOf(rig), this.config.rigs.probeTimeoutMs);
+        this.up?.set({ rig: rig.name }, probe.up ? 1 : 0);
+        return { rig, ...probe };
+      }),
+    );
+  }
+
+  /** Periodic job: remember when each rig last answered and what engine it runs. */
+  @JobHandler(JobName.ProbeRigs)
+  async recordProbes(): Promise<{ up: number; down: number }> {
+    const results = await this.probeAll();
+    for (const r of results) {
+      if (r.up) await this.rigs.update({ id: r.rig.id }, { lastSeenAt: new Date(), engineVersion: r.version });
+      else this.log.warn(`rig ${r.rig.name} unreachable: ${r.error}`);
+    }
+    return { up: results.filter((r) => r.up).length, down: results.filter((r) => !r.up).length };
+  }
+}

@@ -1,0 +1,4 @@
+import { Initial1764201600000 } from './1764201600000-initial';
+
+/** In order of application. A schema change is a new file here, never an edit of an applied one. */
+export const MIGRATIONS = [Initial1764201600000];

@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# Start and stop the local services riglab runs on: PostgreSQL, Redis and Docker engines ("rigs").
+# Each keeps its data, log and PID under $RIGLAB_STATE (.riglab/ by default). Every start is a no-op
+# when the service already runs, so `npm run up` and `npm test` can call these freely.
+#   services.sh pg-start [PORT]            services.sh pg-stop
+#   services.sh redis-start NAME PORT      services.sh redis-stop NAME
+#   services.sh engine-start NAME BRIDGE CIDR   (prints the engine's unix socket)
+#   services.sh engine-stop NAME
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+PG_DIR="$RIGLAB_STATE/postgres"
+
+pg_url() { # the admin URL of the local cluster
+  echo "postgres://riglab:$(cat "$PG_DIR/password")@127.0.0.1:$(cat "$PG_DIR/port")/postgres"
+}
+
+as_postgres() {
+  if is_root; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+pg_start() {
+  local port="${1:-54320}" bin
+  bin="$(pg_bindir)" || die "PostgreSQL server binaries not found (Debian package postgresql)"
+  if [ -f "$PG_DIR/data/PG_VERSION" ] && as_postgres "$bin/pg_ctl" -D "$PG_DIR/data" status >/dev/null 2>&1; then
+    return 0
+  fi
+  mkdir -p "$PG_DIR"
+  if [ ! -f "$PG_DIR/data/PG_VERSION" ]; then
+    say "creating a PostgreSQL cluster in ${PG_DIR#"$RIGLAB_ROOT"/}"
+    rm -rf "$PG_DIR/data"
+    [ -f "$PG_DIR/password" ] || head -c 18 /dev/urandom | base64 | tr -d '/+=' >"$PG_DIR/password"
+    echo "$port" >"$PG_DIR/port"
+    chmod 600 "$PG_DIR/password"
+    mkdir -p "$PG_DIR/data" "$PG_DIR/sock"
+    if is_root; then
+      chown -R postgres:postgres "$PG_DIR"
+      chown root:root "$PG_DIR/password" "$PG_DIR/port"
+      install -o postgres -m 600 "$PG_DIR/password" "$PG_DIR/sock/.pw"
+    else
+      cp "$PG_DIR/password" "$PG_DIR/sock/.pw"
+    fi
+    as_postgres "$bin/initdb" -D "$PG_DIR/data" -U riglab --pwfile="$PG_DIR/sock/.pw" \
+      --auth-local=scram-sha-256 --auth-host=scram-sha-256 -E UTF8 --locale=C.UTF-8 >"$PG_DIR/initdb.log" 2>&1 \
+      || die "initdb failed; see ${PG_DIR}/initdb.log"
+    rm -f "$PG_DIR/sock/.pw"
+  fi
+  port="$(cat "$PG_DIR/port")"
+  say "starting PostgreSQL on 127.0.0.1:$port"
+  as_postgres "$bin/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/postgres.log" -w -t 30 \
+    -o "-p $port -k $PG_DIR/sock -c listen_addresses=127.0.0.1 -c synchronous_commit=off -c max_connections=200" \
+    start >/dev/null || die "PostgreSQL did not start; see $PG_DIR/postgres.log"
+}
+
+pg_stop() {
+  local bin
+  bin="$(pg_bindir)" || return 0
+  [ -f "$PG_DIR/data/PG_VERSION" ] || return 0
+  as_postgres "$bin/pg_ctl" -D "$PG_DIR/data" -m fast -w stop >/dev/null 2>&1 || true
+}
+
+redis_start() {
+  local name="$1" port="$2" dir="$RIGLAB_STATE/redis-$1"
+  mkdir -p "$dir"
+  if pid_alive "$dir/redis.pid"; then return 0; fi
+  say "starting Redis ($name) on 127.0.0.1:$port"
+  # Redis holds only work in flight (DESIGN.md): no persistence, Postgres re-derives it.
+  redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --daemonize yes \
+    --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" --dir "$dir" >/dev/null
+  wait_for 10 redis redis-cli -p "$port" ping || die "Redis did not start; see $dir/redis.log"
+  echo "$port" >"$dir/port"
+}
+
+stop_pidfile() {
+  local pidfile="$1" pid i
+  pid_alive "$pidfile" || return 0
+  pid="$(cat "$pidfile")"
+  kill "$pid" 2>/dev/null || true
+  for ((i = 0; i < 150; i++)); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+  kill -9 "$pid" 2>/dev/null || true
+}
+
+redis_stop() { stop_pidfile "$RIGLAB_STATE/redis-$1/redis.pid"; }
+
+engine_sock() { echo "$RIGLAB_STATE/engines/$1/docker.sock"; }
+
+engine_start() {
+  local name="$1" bridge="$2" cidr="$3" dir="$RIGLAB_STATE/engines/$1"
+  local sock; sock="$(engine_sock "$name")"
+  mkdir -p "$dir"
+  if pid_alive "$dir/dockerd.pid" && DOCKER_HOST="unix://$sock" docker version >/dev/null 2>&1; then
+    echo "unix://$sock"; return 0
+  fi
+  is_root || die "starting a Docker engine needs root; set DOCKER_HOST to an engine you can use"
+  if ! ip link show "$bridge" >/dev/null 2>&1; then
+    ip link add "$bridge" type bridge
+    ip addr add "$cidr" dev "$bridge"
+    ip link set "$bridge" up
+  fi
+  say "starting Docker engine '$name' on ${sock#"$RIGLAB_ROOT"/}"
+  # Own data/exec roots and bridge so several engines (rigs) coexist on one machine; no iptables
+  # rules, so containers have no route out and the host's firewall is left alone.
+  nohup dockerd --data-root "$dir/data" --exec-root "$dir/exec" --pidfile "$dir/dockerd.pid" \
+    -H "unix://$sock" --bridge="$bridge" --iptables=false --ip-masq=false \
+    >"$dir/dockerd.log" 2>&1 &
+  wait_for 30 dockerd env DOCKER_HOST="unix://$sock" docker version \
+    || die "Docker engine '$name' did not start; see $dir/dockerd.log"
+  echo "unix://$sock"
+}
+
+engine_stop() {
+  local dir="$RIGLAB_STATE/engines/$1"
+  stop_pidfile "$dir/dockerd.pid"
+}
+
+cmd="${1:-}"; shift || true
+case "$cmd" in
+  pg-start) pg_start "$@" ;;
+  pg-stop) pg_stop ;;
+  pg-url) pg_url ;;
+  redis-start) redis_start "$@" ;;
+  redis-stop) redis_stop "$@" ;;
+  engine-start) engine_start "$@" ;;
+  engine-stop) engine_stop "$@" ;;
+  engine-sock) engine_sock "$@" ;;
+  *) die "usage: services.sh pg-start|pg-stop|pg-url|redis-start|redis-stop|engine-start|engine-stop ..." ;;
+esac

@@ -1,0 +1,1 @@
+export { EndpointError, EngineEndpoint, EngineProbe, describeEngineError, engineClient, parseEndpoint, probeEngine } from './docker/engine';
