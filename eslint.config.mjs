@@ -11,5 +11,5 @@ export default tseslint.config(
       'no-restricted-properties': ['error', { object: 'process', property: 'env', message: 'read configuration through api/src/platform/config/config.ts' }],
     },
   },
-  { files: ['api/src/platform/config/config.ts', 'test/**', 'bench/**', 'api/src/cli/**'], rules: { 'no-restricted-properties': 'off' } },
+  { files: ['api/src/platform/config/config.ts', 'test/**', 'bench/**', '**/*.spec.ts'], rules: { 'no-restricted-properties': 'off' } },
 );

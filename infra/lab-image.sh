@@ -81,11 +81,11 @@ if docker image inspect "$TAG" >/dev/null 2>&1; then
 fi
 
 # The Debian mirror the host uses (deb822 .sources or one-line .list), else deb.debian.org.
-host_mirror() {
-  local f
+host_mirror() { # host_mirror SUITE
+  local suite="$1" f
   for f in /etc/apt/sources.list.d/*.sources; do
     [ -f "$f" ] || continue
-    awk -v suite="$SUITE" '
+    awk -v suite="$suite" '
       BEGIN { RS=""; FS="\n" }
       {
         uris=""; suites=""; types=""
@@ -99,13 +99,15 @@ host_mirror() {
   done | head -n1
   for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
     [ -f "$f" ] || continue
-    awk -v suite="$SUITE" '$1 == "deb" { i = 2; if ($2 ~ /^\[/) { while ($i !~ /\]$/) i++; i++ } if ($(i + 1) == suite) { print $i; exit } }' "$f"
+    awk -v suite="$suite" '$1 == "deb" { i = 2; if ($2 ~ /^\[/) { while ($i !~ /\]$/) i++; i++ } if ($(i + 1) == suite) { print $i; exit } }' "$f"
   done | head -n1
 }
-MIRROR="$(host_mirror | head -n1)"
+MIRROR="$(host_mirror "$SUITE" | head -n1)"
 MIRROR="${MIRROR:-http://deb.debian.org/debian}"
-SECURITY="$(grep -rhoE 'https?://[^ ]*debian-security/?' /etc/apt/sources.list /etc/apt/sources.list.d/ 2>/dev/null | head -n1 || true)"
+SECURITY="$(host_mirror "$SUITE-security" | head -n1)"
 
+ARCH="$(dpkg --print-architecture)"
+BASE="$RIGLAB_STATE/cache/debootstrap-$SUITE-minbase-$ARCH.tar"
 WORK="$(mktemp -d "$RIGLAB_STATE/build/lab-$SLUG.XXXXXX")"
 ROOTFS="$WORK/rootfs"
 cleanup() {
@@ -119,22 +121,25 @@ cleanup() {
   else
     rm -rf --one-file-system "$WORK"
   fi
+  rm -f "$BASE.tmp.$$"
   return $rc
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-ARCH="$(dpkg --print-architecture)"
-BASE="$RIGLAB_STATE/cache/debootstrap-$SUITE-minbase-$ARCH.tar"
 started=$SECONDS
 if [ ! -s "$BASE" ]; then
   say "debootstrap base $SUITE from $MIRROR (about 1 minute)"
   mkdir "$WORK/base"
   debootstrap --variant=minbase "$SUITE" "$WORK/base" "$MIRROR" >"$WORK/debootstrap.log" 2>&1 \
     || { tail -n 20 "$WORK/debootstrap.log" >&2; die "debootstrap failed (log above)"; }
-  tar -C "$WORK/base" --numeric-owner -cf "$BASE.tmp.$$" . && mv "$BASE.tmp.$$" "$BASE"
+  if tar -C "$WORK/base" --numeric-owner -cf "$BASE.tmp.$$" . && mv "$BASE.tmp.$$" "$BASE"; then
+    say "cached the base rootfs as $BASE"
+  else
+    rm -f "$BASE.tmp.$$"
+    warn "could not cache the base rootfs under $RIGLAB_STATE/cache (the next build debootstraps again)"
+  fi
   mv "$WORK/base" "$ROOTFS"
-  say "cached the base rootfs as $BASE"
 else
   say "base rootfs from cache ($BASE)"
   mkdir "$ROOTFS"
@@ -147,6 +152,7 @@ fi
   echo "deb $MIRROR $SUITE-updates main"
   [ -n "$SECURITY" ] && echo "deb ${SECURITY%/} $SUITE-security main"
 } >"$ROOTFS/etc/apt/sources.list"
+echo 'Acquire::Languages "none";' >"$ROOTFS/etc/apt/apt.conf.d/99riglab-no-translations"
 cp -L /etc/resolv.conf "$ROOTFS/etc/resolv.conf" 2>/dev/null || true
 
 mapfile -t PACKAGES < <(sed -e 's/#.*//' -e 's/[[:space:]]\+/\n/g' "$RECIPE/packages.txt" | grep -v '^$' || true)
@@ -180,7 +186,7 @@ say "importing $TAG"
 tar -C "$ROOTFS" --numeric-owner -c . | docker import \
   -c 'USER jovyan' \
   -c 'WORKDIR /home/jovyan' \
-  -c 'ENV HOME=/home/jovyan SHELL=/bin/bash USER=jovyan LANG=C.UTF-8 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+  -c 'ENV HOME=/home/jovyan SHELL=/bin/bash USER=jovyan LANG=C.UTF-8 PYDEVD_DISABLE_FILE_VALIDATION=1 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
   -c 'EXPOSE 8888' \
   -c 'CMD ["/usr/local/bin/riglab-start"]' \
   -c "LABEL org.riglab.template=$SLUG org.riglab.recipe=$HASH org.riglab.suite=$SUITE" \

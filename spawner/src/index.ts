@@ -1,1 +1,2 @@
-export { EndpointError, EngineEndpoint, EngineProbe, describeEngineError, engineClient, parseEndpoint, probeEngine } from './docker/engine';
+export type { EngineEndpoint, EngineProbe } from './docker/engine';
+export { EndpointError, describeEngineError, engineClient, parseEndpoint, probeEngine } from './docker/engine';

@@ -15,7 +15,16 @@ export class CliModule {
   static forRoot(config: Config): DynamicModule {
     return {
       module: CliModule,
-      imports: [ConfigModule.forRoot(config), DbModule, AuditModule, UsersModule, TokensModule, RigsModule, CoursesModule, TemplatesModule],
+      imports: [
+        ConfigModule.forRoot(config),
+        DbModule,
+        AuditModule,
+        UsersModule,
+        TokensModule,
+        RigsModule,
+        CoursesModule,
+        TemplatesModule,
+      ],
     };
   }
 }

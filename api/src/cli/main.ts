@@ -21,6 +21,7 @@ import { table } from './output';
 const EXIT_FAILED = 1;
 const EXIT_USAGE = 2;
 
+/** A command line that makes no sense as given (exit 2). */
 class CliFailure extends Error {}
 
 let config: Config | undefined;
@@ -29,7 +30,10 @@ function cfg(): Config {
 }
 
 async function withApp<T>(work: (app: INestApplicationContext) => Promise<T>): Promise<T> {
-  const app = await NestFactory.createApplicationContext(CliModule.forRoot(cfg()), { logger: ['error'], abortOnError: false });
+  const app = await NestFactory.createApplicationContext(CliModule.forRoot(cfg()), {
+    logger: ['error'],
+    abortOnError: false,
+  });
   try {
     return await work(app);
   } finally {
@@ -62,7 +66,11 @@ export function buildCli(): Command {
           print('reverted the last migration');
         } else {
           const done = await ds.runMigrations({ transaction: 'each' });
-          print(done.length ? `applied ${done.length} migration(s): ${done.map((m) => m.name).join(', ')}` : 'database schema is up to date');
+          print(
+            done.length
+              ? `applied ${done.length} migration(s): ${done.map((m) => m.name).join(', ')}`
+              : 'database schema is up to date',
+          );
         }
       } finally {
         await ds.destroy();
@@ -83,21 +91,43 @@ export function buildCli(): Command {
         const expiresAt = parseExpiry(opts.expires);
         const scopes = opts.scope ?? (user.campusRole === 'admin' ? ['admin'] : ['read', 'labs']);
         const created = await app.get(TokensService).create(user, { name: opts.name, scopes, expiresAt });
-        await app.get(AuditService).record({ action: 'token.create', actor: 'cli', targetType: 'api_token', targetId: created.record.id, detail: { user: user.username, scopes } });
-        process.stderr.write(`token for ${user.username} (scopes: ${scopes.join(' ')}; expires: ${expiresAt?.toISOString() ?? 'never'}); it is shown only now:\n`);
+        await app
+          .get(AuditService)
+          .record({
+            action: 'token.create',
+            actor: 'cli',
+            targetType: 'api_token',
+            targetId: created.record.id,
+            detail: { user: user.username, scopes },
+          });
+        process.stderr.write(
+          `token for ${user.username} (scopes: ${scopes.join(' ')}; expires: ${expiresAt?.toISOString() ?? 'never'}); it is shown only now:\n`,
+        );
         print(created.token);
       }),
     );
   token
     .command('list')
     .description('list live tokens (never the tokens themselves)')
-    .option('--user <name>', 'only this user\'s tokens')
+    .option('--user <name>', "only this user's tokens")
     .option('--json', 'print JSON')
     .action(async (opts: { user?: string; json?: boolean }) =>
       withApp(async (app) => {
         const userId = opts.user ? (await app.get(UsersService).byUsername(opts.user)).id : undefined;
-        const rows = (await app.get(TokensService).list(userId)).map((t) => ({ id: t.id, user: t.user?.username, name: t.name, prefix: t.prefix, scopes: t.scopes, expires: t.expiresAt, lastUsed: t.lastUsedAt }));
-        print(opts.json ? JSON.stringify(rows, null, 2) : table(rows, ['id', 'user', 'name', 'prefix', 'scopes', 'expires', 'lastUsed']));
+        const rows = (await app.get(TokensService).list(userId)).map((t) => ({
+          id: t.id,
+          user: t.user?.username,
+          name: t.name,
+          prefix: t.prefix,
+          scopes: t.scopes,
+          expires: t.expiresAt,
+          lastUsed: t.lastUsedAt,
+        }));
+        print(
+          opts.json
+            ? JSON.stringify(rows, null, 2)
+            : table(rows, ['id', 'user', 'name', 'prefix', 'scopes', 'expires', 'lastUsed']),
+        );
       }),
     );
   token
@@ -106,7 +136,9 @@ export function buildCli(): Command {
     .action(async (id: string) =>
       withApp(async (app) => {
         await app.get(TokensService).revoke(id);
-        await app.get(AuditService).record({ action: 'token.revoke', actor: 'cli', targetType: 'api_token', targetId: id });
+        await app
+          .get(AuditService)
+          .record({ action: 'token.revoke', actor: 'cli', targetType: 'api_token', targetId: id });
         print(`revoked token ${id}`);
       }),
     );
@@ -116,22 +148,51 @@ export function buildCli(): Command {
     .command('add <name>')
     .description('register a rig by its Docker endpoint')
     .requiredOption('--endpoint <url>', 'unix:///var/run/docker.sock or tcp://host:2376 (TCP needs --tls-*)')
-    .option('--tls-ca <file>', 'CA certificate (PEM) that signed the engine\'s certificate')
+    .option('--tls-ca <file>', "CA certificate (PEM) that signed the engine's certificate")
     .option('--tls-cert <file>', 'client certificate (PEM)')
     .option('--tls-key <file>', 'client key (PEM)')
     .option('--cpus <n>', 'CPUs labs may use on this rig', intArg('--cpus'), 2)
     .option('--memory-mb <n>', 'memory (MiB) labs may use on this rig', intArg('--memory-mb'), 4096)
-    .addOption(new Option('--driver <kind>', 'how GPUs are handed to containers').choices(['nvidia', 'amd', 'devices', 'none']).default('none'))
-    .action(async (name: string, o: { endpoint: string; tlsCa?: string; tlsCert?: string; tlsKey?: string; cpus: number; memoryMb: number; driver: 'nvidia' | 'amd' | 'devices' | 'none' }) =>
-      withApp(async (app) => {
-        const given = [o.tlsCa, o.tlsCert, o.tlsKey].filter(Boolean).length;
-        if (given !== 0 && given !== 3) throw new CliFailure('give all three of --tls-ca, --tls-cert and --tls-key, or none');
-        const tls = given === 3 ? { ca: o.tlsCa!, cert: o.tlsCert!, key: o.tlsKey! } : null;
-        const added = await app.get(RigsService).add({ name, endpoint: o.endpoint, tls, cpus: o.cpus, memoryMb: o.memoryMb, driver: o.driver });
-        await app.get(AuditService).record({ action: 'rig.add', actor: 'cli', targetType: 'rig', targetId: name, detail: { endpoint: o.endpoint } });
-        const [probe] = (await app.get(RigsService).probeAll()).filter((p) => p.rig.id === added.id);
-        print(`added rig ${name} (${o.endpoint}); engine ${probe?.up ? `answers: Docker ${probe.version}` : `does not answer yet: ${probe && !probe.up ? probe.error : 'unknown'}`}`);
-      }),
+    .addOption(
+      new Option('--driver <kind>', 'how GPUs are handed to containers')
+        .choices(['nvidia', 'amd', 'devices', 'none'])
+        .default('none'),
+    )
+    .action(
+      async (
+        name: string,
+        o: {
+          endpoint: string;
+          tlsCa?: string;
+          tlsCert?: string;
+          tlsKey?: string;
+          cpus: number;
+          memoryMb: number;
+          driver: 'nvidia' | 'amd' | 'devices' | 'none';
+        },
+      ) =>
+        withApp(async (app) => {
+          const given = [o.tlsCa, o.tlsCert, o.tlsKey].filter(Boolean).length;
+          if (given !== 0 && given !== 3)
+            throw new CliFailure('give all three of --tls-ca, --tls-cert and --tls-key, or none');
+          const tls = given === 3 ? { ca: o.tlsCa!, cert: o.tlsCert!, key: o.tlsKey! } : null;
+          const added = await app
+            .get(RigsService)
+            .add({ name, endpoint: o.endpoint, tls, cpus: o.cpus, memoryMb: o.memoryMb, driver: o.driver });
+          await app
+            .get(AuditService)
+            .record({
+              action: 'rig.add',
+              actor: 'cli',
+              targetType: 'rig',
+              targetId: name,
+              detail: { endpoint: o.endpoint },
+            });
+          const [probe] = (await app.get(RigsService).probeAll()).filter((p) => p.rig.id === added.id);
+          print(
+            `added rig ${name} (${o.endpoint}); engine ${probe?.up ? `answers: Docker ${probe.version}` : `does not answer yet: ${probe && !probe.up ? probe.error : 'unknown'}`}`,
+          );
+        }),
     );
   rig
     .command('list')
@@ -139,8 +200,15 @@ export function buildCli(): Command {
     .option('--json', 'print JSON')
     .action(async (opts: { json?: boolean }) =>
       withApp(async (app) => {
-        const rows = (await app.get(RigsService).probeAll()).map((p) => ({ ...rigView(p.rig), engine: p.up ? `up ${p.latencyMs}ms` : `down: ${p.error}` }));
-        print(opts.json ? JSON.stringify(rows, null, 2) : table(rows, ['name', 'state', 'endpoint', 'driver', 'cpus', 'memoryMb', 'engine']));
+        const rows = (await app.get(RigsService).probeAll()).map((p) => ({
+          ...rigView(p.rig),
+          engine: p.up ? `up ${p.latencyMs}ms` : `down: ${p.error}`,
+        }));
+        print(
+          opts.json
+            ? JSON.stringify(rows, null, 2)
+            : table(rows, ['name', 'state', 'endpoint', 'driver', 'cpus', 'memoryMb', 'engine']),
+        );
       }),
     );
   rig
@@ -163,8 +231,18 @@ export function buildCli(): Command {
     .option('--email <address>', 'e-mail address')
     .action(async (username: string, o: { role: CampusRole; name?: string; email?: string }) =>
       withApp(async (app) => {
-        const added = await app.get(UsersService).add({ username, campusRole: o.role, displayName: o.name, email: o.email });
-        await app.get(AuditService).record({ action: 'user.add', actor: 'cli', targetType: 'user', targetId: added.username, detail: { role: o.role } });
+        const added = await app
+          .get(UsersService)
+          .add({ username, campusRole: o.role, displayName: o.name, email: o.email });
+        await app
+          .get(AuditService)
+          .record({
+            action: 'user.add',
+            actor: 'cli',
+            targetType: 'user',
+            targetId: added.username,
+            detail: { role: o.role },
+          });
         print(`added user ${added.username} (${added.campusRole})`);
       }),
     );
@@ -174,8 +252,16 @@ export function buildCli(): Command {
     .option('--json', 'print JSON')
     .action(async (opts: { json?: boolean }) =>
       withApp(async (app) => {
-        const rows = (await app.get(UsersService).list()).map((u) => ({ username: u.username, name: u.displayName, email: u.email, role: u.campusRole, created: u.createdAt }));
-        print(opts.json ? JSON.stringify(rows, null, 2) : table(rows, ['username', 'name', 'email', 'role', 'created']));
+        const rows = (await app.get(UsersService).list()).map((u) => ({
+          username: u.username,
+          name: u.displayName,
+          email: u.email,
+          role: u.campusRole,
+          created: u.createdAt,
+        }));
+        print(
+          opts.json ? JSON.stringify(rows, null, 2) : table(rows, ['username', 'name', 'email', 'role', 'created']),
+        );
       }),
     );
 
@@ -185,7 +271,9 @@ export function buildCli(): Command {
     .requiredOption('--image <tag>', 'the lab image the demo template uses')
     .requiredOption('--rig-endpoint <url>', 'Docker endpoint of the local rig')
     .action(async (o: { image: string; rigEndpoint: string }) =>
-      withApp(async (app) => print(await seedDemo(app, join(cfg().projectRoot, 'course-templates'), o.image, o.rigEndpoint))),
+      withApp(async (app) =>
+        print(await seedDemo(app, join(cfg().projectRoot, 'course-templates'), o.image, o.rigEndpoint)),
+      ),
     );
   return program;
 }
@@ -197,7 +285,9 @@ export async function run(argv: string[]): Promise<number> {
   } catch (err) {
     if (err instanceof CommanderError) {
       // Commander has printed its message already; help and version are not failures.
-      return err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.exitCode === 0 ? 0 : EXIT_USAGE;
+      return err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.exitCode === 0
+        ? 0
+        : EXIT_USAGE;
     }
     if (err instanceof ConfigError) {
       process.stderr.write(`riglab: ${err.message}\n`);
@@ -205,10 +295,12 @@ export async function run(argv: string[]): Promise<number> {
     }
     if (err instanceof AppError || err instanceof CliFailure) {
       process.stderr.write(`riglab: error: ${err.message}\n`);
-      return err instanceof AppError && err.kind === 'invalid' ? EXIT_USAGE : EXIT_FAILED;
+      return err instanceof CliFailure || err.kind === 'invalid' ? EXIT_USAGE : EXIT_FAILED;
     }
     const msg = (err as Error)?.message ?? String(err);
-    process.stderr.write(`riglab: error: ${/ECONNREFUSED|connect/i.test(msg) ? `cannot reach the database (${msg}); is it running? (npm run up)` : msg}\n`);
+    process.stderr.write(
+      `riglab: error: ${/ECONNREFUSED|connect/i.test(msg) ? `cannot reach the database (${msg}); is it running? (npm run up)` : msg}\n`,
+    );
     return EXIT_FAILED;
   }
 }

@@ -18,16 +18,28 @@ export const DEMO_USERS = [
  * instructor, an admin, and this machine's engine as a rig. Every step is "ensure", so a second run
  * changes nothing.
  */
-export async function seedDemo(app: INestApplicationContext, templatesDir: string, image: string, rigEndpoint: string): Promise<string> {
+export async function seedDemo(
+  app: INestApplicationContext,
+  templatesDir: string,
+  image: string,
+  rigEndpoint: string,
+): Promise<string> {
   const users = app.get(UsersService);
   const courses = app.get(CoursesService);
   const course = await courses.ensure({ code: 'CS101', term: '2026F', title: 'Introduction to Programming' });
   for (const u of DEMO_USERS) {
-    const user = await users.ensure({ username: u.username, displayName: u.displayName, campusRole: u.campusRole, email: `${u.username}@uni.example` });
+    const user = await users.ensure({
+      username: u.username,
+      displayName: u.displayName,
+      campusRole: u.campusRole,
+      email: `${u.username}@uni.example`,
+    });
     if (u.courseRole) await courses.ensureMember(course.id, user.id, u.courseRole);
   }
   const file = readTemplateFile(join(templatesDir, 'python-basics'));
-  const published = await app.get(TemplatesService).publish(course.id, file, image, file.starterFiles ? join('python-basics', file.starterFiles) : null);
+  const published = await app
+    .get(TemplatesService)
+    .publish(course.id, file, image, file.starterFiles ? join('python-basics', file.starterFiles) : null);
   await app.get(RigsService).ensure({
     name: 'local',
     endpoint: rigEndpoint,

@@ -12,21 +12,29 @@ export interface EngineEndpoint {
 export class EndpointError extends Error {}
 
 /** Checks an endpoint's form without touching the network; the message names what is wrong. */
-export function parseEndpoint(endpoint: EngineEndpoint): { kind: 'unix'; socketPath: string } | { kind: 'tcp'; host: string; port: number } {
+export function parseEndpoint(
+  endpoint: EngineEndpoint,
+): { kind: 'unix'; socketPath: string } | { kind: 'tcp'; host: string; port: number } {
   const { url } = endpoint;
   if (url.startsWith('unix://')) {
     const socketPath = url.slice('unix://'.length);
-    if (!socketPath.startsWith('/')) throw new EndpointError(`'${url}' must name an absolute socket path, e.g. unix:///var/run/docker.sock`);
+    if (!socketPath.startsWith('/'))
+      throw new EndpointError(`'${url}' must name an absolute socket path, e.g. unix:///var/run/docker.sock`);
     return { kind: 'unix', socketPath };
   }
   const m = /^tcp:\/\/([A-Za-z0-9.-]+|\[[0-9a-fA-F:]+\]):(\d{1,5})$/.exec(url);
   if (m) {
     const port = Number(m[2]);
     if (port < 1 || port > 65535) throw new EndpointError(`'${url}' has an invalid port`);
-    if (!endpoint.tls) throw new EndpointError(`'${url}' is TCP: give TLS client certificates (ca, cert, key); riglab never talks to a Docker engine over plain TCP`);
+    if (!endpoint.tls)
+      throw new EndpointError(
+        `'${url}' is TCP: give TLS client certificates (ca, cert, key); riglab never talks to a Docker engine over plain TCP`,
+      );
     return { kind: 'tcp', host: m[1].replace(/^\[|\]$/g, ''), port };
   }
-  throw new EndpointError(`'${url}' is not a Docker endpoint: use unix:///path/to/docker.sock or tcp://host:2376 with TLS`);
+  throw new EndpointError(
+    `'${url}' is not a Docker endpoint: use unix:///path/to/docker.sock or tcp://host:2376 with TLS`,
+  );
 }
 
 /** A dockerode client for one engine. Timeouts keep a dead rig from hanging its callers. */

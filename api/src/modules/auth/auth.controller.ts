@@ -9,7 +9,10 @@ import { AuthErrorCode } from './auth.errors';
 import { AuthService } from './auth.service';
 import { parseExpiry, TokensService } from './tokens.service';
 
-type SessionRequest = Request & { id?: string; session: { userId?: string; regenerate(cb: (e?: unknown) => void): void; destroy(cb: (e?: unknown) => void): void } };
+type SessionRequest = Request & {
+  id?: string;
+  session: { userId?: string; regenerate(cb: (e?: unknown) => void): void; destroy(cb: (e?: unknown) => void): void };
+};
 
 @ApiTags('auth')
 @ApiBearerAuth()
@@ -42,7 +45,13 @@ export class AuthController {
     const user = await this.auth.devSignIn(body.username);
     await new Promise<void>((resolve, reject) => req.session.regenerate((e) => (e ? reject(e) : resolve())));
     req.session.userId = user.id;
-    await this.audit.record({ action: 'auth.dev_sign_in', actorUserId: user.id, actor: user.username, requestId: req.id, ip: req.ip });
+    await this.audit.record({
+      action: 'auth.dev_sign_in',
+      actorUserId: user.id,
+      actor: user.username,
+      requestId: req.id,
+      ip: req.ip,
+    });
     return { username: user.username };
   }
 
@@ -65,18 +74,47 @@ export class AuthController {
     if (p.via === 'token' && !p.scopes.includes('admin')) {
       // A token may not mint a token wider than itself.
       const wider = (body.scopes ?? ['read', 'labs']).filter((s) => !p.scopes.includes(s));
-      if (wider.length) throw new AppError(AuthErrorCode.MissingScope, 'forbidden', `a token cannot create a token with scopes it lacks: ${wider.join(', ')}`);
+      if (wider.length)
+        throw new AppError(
+          AuthErrorCode.MissingScope,
+          'forbidden',
+          `a token cannot create a token with scopes it lacks: ${wider.join(', ')}`,
+        );
     }
-    const created = await this.tokens.create(p.user, { name: body.name, scopes: body.scopes, expiresAt: parseExpiry(body.expires ?? '30d') });
-    await this.audit.record({ action: 'token.create', actorUserId: p.user.id, actor: p.user.username, targetType: 'api_token', targetId: created.record.id, requestId: req.id, ip: req.ip });
+    const created = await this.tokens.create(p.user, {
+      name: body.name,
+      scopes: body.scopes,
+      expiresAt: parseExpiry(body.expires ?? '30d'),
+    });
+    await this.audit.record({
+      action: 'token.create',
+      actorUserId: p.user.id,
+      actor: p.user.username,
+      targetType: 'api_token',
+      targetId: created.record.id,
+      requestId: req.id,
+      ip: req.ip,
+    });
     return { token: created.token, ...this.auth.tokenView(created.record) };
   }
 
   @Delete('tokens/:id')
   @HttpCode(204)
-  async revokeToken(@CurrentPrincipal() p: Principal, @Param('id') id: string, @Req() req: SessionRequest): Promise<void> {
+  async revokeToken(
+    @CurrentPrincipal() p: Principal,
+    @Param('id') id: string,
+    @Req() req: SessionRequest,
+  ): Promise<void> {
     const owner = p.user.campusRole === 'admin' ? undefined : p.user.id;
     await this.tokens.revoke(id, owner);
-    await this.audit.record({ action: 'token.revoke', actorUserId: p.user.id, actor: p.user.username, targetType: 'api_token', targetId: id, requestId: req.id, ip: req.ip });
+    await this.audit.record({
+      action: 'token.revoke',
+      actorUserId: p.user.id,
+      actor: p.user.username,
+      targetType: 'api_token',
+      targetId: id,
+      requestId: req.id,
+      ip: req.ip,
+    });
   }
 }

@@ -24,6 +24,8 @@ export class CreateTokenDto {
   @ApiPropertyOptional({ example: '30d', description: '30d, 12h, 90m, 2w, an ISO date, or never' })
   @IsOptional()
   @IsString()
-  @Matches(/^(never|\d{1,5}[mhdw]|\d{4}-\d{2}-\d{2}.*)$/, { message: 'expires must be like 30d, 12h, 90m, 2w, an ISO date, or never' })
+  @Matches(/^(never|\d{1,5}[mhdw]|\d{4}-\d{2}-\d{2}.*)$/, {
+    message: 'expires must be like 30d, 12h, 90m, 2w, an ISO date, or never',
+  })
   expires?: string;
 }

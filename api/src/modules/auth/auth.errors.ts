@@ -13,4 +13,5 @@ export enum AuthErrorCode {
 }
 
 export const notSignedIn = () => new AppError(AuthErrorCode.NotSignedIn, 'unauthenticated', 'Sign in first.');
-export const badToken = (why: string) => new AppError(AuthErrorCode.BadToken, 'unauthenticated', `API token rejected: ${why}.`);
+export const badToken = (why: string) =>
+  new AppError(AuthErrorCode.BadToken, 'unauthenticated', `API token rejected: ${why}.`);

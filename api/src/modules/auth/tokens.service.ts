@@ -25,7 +25,11 @@ export function parseExpiry(text: string, now = new Date()): Date | null {
   }
   const at = /^\d{4}-\d{2}-\d{2}/.test(text) ? new Date(text) : new Date(NaN);
   if (Number.isNaN(at.getTime())) {
-    throw new AppError(AuthErrorCode.BadExpiry, 'invalid', `expiry '${text}' is not understood: use 30d, 12h, 90m, 2w, an ISO date, or never`);
+    throw new AppError(
+      AuthErrorCode.BadExpiry,
+      'invalid',
+      `expiry '${text}' is not understood: use 30d, 12h, 90m, 2w, an ISO date, or never`,
+    );
   }
   if (at <= now) throw new AppError(AuthErrorCode.BadExpiry, 'invalid', `expiry '${text}' is in the past`);
   return at;
@@ -48,7 +52,11 @@ export class TokensService {
     const scopes = opts.scopes?.length ? [...new Set(opts.scopes)] : ['read', 'labs'];
     const unknown = scopes.filter((s) => !(TOKEN_SCOPES as readonly string[]).includes(s));
     if (unknown.length) {
-      throw new AppError(AuthErrorCode.BadScope, 'invalid', `unknown scope ${unknown.map((s) => `'${s}'`).join(', ')}; known scopes: ${TOKEN_SCOPES.join(', ')}`);
+      throw new AppError(
+        AuthErrorCode.BadScope,
+        'invalid',
+        `unknown scope ${unknown.map((s) => `'${s}'`).join(', ')}; known scopes: ${TOKEN_SCOPES.join(', ')}`,
+      );
     }
     const token = PREFIX + randomBytes(32).toString('base64url');
     const record = await this.tokens.save(
@@ -65,7 +73,9 @@ export class TokensService {
   }
 
   /** The live token's record with its user, or the reason it is refused. Records the last use. */
-  async verify(token: string): Promise<{ ok: true; record: ApiToken & { user: User } } | { ok: false; reason: string }> {
+  async verify(
+    token: string,
+  ): Promise<{ ok: true; record: ApiToken & { user: User } } | { ok: false; reason: string }> {
     if (!token.startsWith(PREFIX)) return { ok: false, reason: 'not a riglab token' };
     const record = await this.tokens.findOne({ where: { hash: hashToken(token) }, relations: { user: true } });
     if (!record || !record.user) return { ok: false, reason: 'unknown token' };
@@ -89,7 +99,8 @@ export class TokensService {
 
   async revoke(id: string, ownerId?: string): Promise<ApiToken> {
     const record = isUuid(id) ? await this.tokens.findOne({ where: ownerId ? { id, userId: ownerId } : { id } }) : null;
-    if (!record || record.revokedAt) throw new AppError(AuthErrorCode.TokenNotFound, 'not_found', `no live token with id ${id}`);
+    if (!record || record.revokedAt)
+      throw new AppError(AuthErrorCode.TokenNotFound, 'not_found', `no live token with id ${id}`);
     record.revokedAt = new Date();
     return this.tokens.save(record);
   }

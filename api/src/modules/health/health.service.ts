@@ -31,7 +31,9 @@ async function timed(timeoutMs: number, work: () => Promise<unknown>): Promise<C
   try {
     await Promise.race([
       work(),
-      new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs))),
+      new Promise(
+        (_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs)),
+      ),
     ]);
     return { status: 'up', latencyMs: ms() };
   } catch (err) {
@@ -69,7 +71,12 @@ export class HealthService {
       }));
     }
     // Without Postgres nothing works; without Redis or a rig, the portal works in part.
-    const status = database.status === 'down' ? 'down' : redis.status === 'down' || rigs.some((r) => r.status === 'down' && r.state === 'active') ? 'degraded' : 'ok';
+    const status =
+      database.status === 'down'
+        ? 'down'
+        : redis.status === 'down' || rigs.some((r) => r.status === 'down' && r.state === 'active')
+          ? 'degraded'
+          : 'ok';
     return { status, checks: { database, redis, rigs } };
   }
 }

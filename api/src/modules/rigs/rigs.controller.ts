@@ -41,15 +41,34 @@ export class RigsController {
   @Scopes('rigs:admin')
   async add(@Body() body: AddRigDto, @CurrentPrincipal() p: Principal, @Req() req: Request & { id?: string }) {
     const rig = await this.rigs.add(body);
-    await this.audit.record({ action: 'rig.add', actorUserId: p.user.id, actor: p.user.username, targetType: 'rig', targetId: rig.name, detail: { endpoint: rig.dockerEndpoint }, requestId: req.id });
+    await this.audit.record({
+      action: 'rig.add',
+      actorUserId: p.user.id,
+      actor: p.user.username,
+      targetType: 'rig',
+      targetId: rig.name,
+      detail: { endpoint: rig.dockerEndpoint },
+      requestId: req.id,
+    });
     return rigView(rig);
   }
 
   @Delete(':name')
   @Scopes('rigs:admin')
   @HttpCode(204)
-  async remove(@Param('name') name: string, @CurrentPrincipal() p: Principal, @Req() req: Request & { id?: string }): Promise<void> {
+  async remove(
+    @Param('name') name: string,
+    @CurrentPrincipal() p: Principal,
+    @Req() req: Request & { id?: string },
+  ): Promise<void> {
     await this.rigs.remove(name);
-    await this.audit.record({ action: 'rig.remove', actorUserId: p.user.id, actor: p.user.username, targetType: 'rig', targetId: name, requestId: req.id });
+    await this.audit.record({
+      action: 'rig.remove',
+      actorUserId: p.user.id,
+      actor: p.user.username,
+      targetType: 'rig',
+      targetId: name,
+      requestId: req.id,
+    });
   }
 }

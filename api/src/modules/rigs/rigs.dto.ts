@@ -12,14 +12,25 @@ export class RigTlsDto {
 export class AddRigDto {
   @ApiProperty({ example: 'rig-07' }) @IsString() @Length(1, 64) name!: string;
   @ApiProperty({ example: 'tcp://rig-07.lab.example:2376' }) @IsString() @Length(1, 300) endpoint!: string;
-  @ApiPropertyOptional({ type: RigTlsDto, description: 'PEM file paths on the portal host (relative ones are under RIG_TLS_DIR)' })
+  @ApiPropertyOptional({
+    type: RigTlsDto,
+    description: 'PEM file paths on the portal host (relative ones are under RIG_TLS_DIR)',
+  })
   @IsOptional()
   @ValidateNested()
   @Type(() => RigTlsDto)
   tls?: RigTlsDto;
   @ApiPropertyOptional({ example: 4, description: 'CPUs that labs may use on this rig' })
-  @IsOptional() @IsInt() @Min(1) @Max(1024) cpus?: number;
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(1024)
+  cpus?: number;
   @ApiPropertyOptional({ example: 8192, description: 'memory (MiB) that labs may use on this rig' })
-  @IsOptional() @IsInt() @Min(256) @Max(16_777_216) memoryMb?: number;
+  @IsOptional()
+  @IsInt()
+  @Min(256)
+  @Max(16_777_216)
+  memoryMb?: number;
   @ApiPropertyOptional({ enum: GPU_DRIVER_KINDS }) @IsOptional() @IsIn(GPU_DRIVER_KINDS) driver?: GpuDriverKind;
 }

@@ -9,4 +9,5 @@ export enum RigErrorCode {
   InUse = 'rig.in_use',
 }
 
-export const rigNotFound = (name: string) => new AppError(RigErrorCode.NotFound, 'not_found', `rig '${name}' does not exist`);
+export const rigNotFound = (name: string) =>
+  new AppError(RigErrorCode.NotFound, 'not_found', `rig '${name}' does not exist`);

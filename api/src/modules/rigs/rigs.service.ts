@@ -39,25 +39,38 @@ export class RigsService {
     @Optional() metrics?: Metrics,
   ) {
     if (metrics) {
-      this.up = new Gauge({ name: 'riglab_rig_up', help: 'Whether the rig\'s Docker engine answered the last probe', labelNames: ['rig'], registers: [metrics.registry] });
+      this.up = new Gauge({
+        name: 'riglab_rig_up',
+        help: "Whether the rig's Docker engine answered the last probe",
+        labelNames: ['rig'],
+        registers: [metrics.registry],
+      });
     }
   }
 
   /** The endpoint as the spawner needs it, TLS paths made absolute. */
   endpointOf(rig: Pick<Rig, 'dockerEndpoint' | 'tls'>): EngineEndpoint {
     const abs = (p: string) => (isAbsolute(p) ? p : join(this.config.rigs.tlsDir, p));
-    return { url: rig.dockerEndpoint, tls: rig.tls ? { ca: abs(rig.tls.ca), cert: abs(rig.tls.cert), key: abs(rig.tls.key) } : null };
+    return {
+      url: rig.dockerEndpoint,
+      tls: rig.tls ? { ca: abs(rig.tls.ca), cert: abs(rig.tls.cert), key: abs(rig.tls.key) } : null,
+    };
   }
 
   async add(input: NewRig): Promise<Rig> {
     if (!RIG_NAME.test(input.name)) {
-      throw new AppError(RigErrorCode.BadName, 'invalid', `rig name '${input.name}' is not allowed: use 1-63 characters a-z, 0-9 or '-'`);
+      throw new AppError(
+        RigErrorCode.BadName,
+        'invalid',
+        `rig name '${input.name}' is not allowed: use 1-63 characters a-z, 0-9 or '-'`,
+      );
     }
     const candidate = { dockerEndpoint: input.endpoint, tls: input.tls ?? null };
     try {
       parseEndpoint(this.endpointOf(candidate));
     } catch (err) {
-      if (err instanceof EndpointError) throw new AppError(RigErrorCode.BadEndpoint, 'invalid', `endpoint ${err.message}`);
+      if (err instanceof EndpointError)
+        throw new AppError(RigErrorCode.BadEndpoint, 'invalid', `endpoint ${err.message}`);
       throw err;
     }
     if (await this.rigs.exist({ where: { name: input.name } })) {
@@ -94,7 +107,11 @@ export class RigsService {
     const rig = await this.byName(name);
     const live = await this.sessions.count({ where: { rigId: rig.id, state: In([...ACTIVE_LAB_STATES]) } });
     if (live > 0) {
-      throw new AppError(RigErrorCode.InUse, 'conflict', `rig '${name}' still runs ${live} lab(s): drain it and wait for them to stop first`);
+      throw new AppError(
+        RigErrorCode.InUse,
+        'conflict',
+        `rig '${name}' still runs ${live} lab(s): drain it and wait for them to stop first`,
+      );
     }
     await this.rigs.delete({ id: rig.id });
     return rig;

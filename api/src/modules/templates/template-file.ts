@@ -21,8 +21,17 @@ export const templateFileSchema = z.object({
       minVramMb: z.number().int().positive().optional(),
     })
     .default({ required: false }),
-  idleTimeoutMinutes: z.number().int().min(1).max(7 * 24 * 60).default(30),
-  maxAgeHours: z.number().positive().max(24 * 14).default(8),
+  idleTimeoutMinutes: z
+    .number()
+    .int()
+    .min(1)
+    .max(7 * 24 * 60)
+    .default(30),
+  maxAgeHours: z
+    .number()
+    .positive()
+    .max(24 * 14)
+    .default(8),
   starterFiles: z.string().optional(),
 });
 
@@ -33,7 +42,9 @@ export function readTemplateFile(dir: string): TemplateFile {
   if (!existsSync(file)) throw new Error(`${file} does not exist`);
   const parsed = templateFileSchema.safeParse(JSON.parse(readFileSync(file, 'utf8')));
   if (!parsed.success) {
-    throw new Error(`${file} is invalid: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    throw new Error(
+      `${file} is invalid: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+    );
   }
   return parsed.data;
 }

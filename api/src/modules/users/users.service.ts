@@ -22,17 +22,30 @@ export class UsersService {
   async add(input: NewUser): Promise<User> {
     const username = input.username.trim().toLowerCase();
     if (!USERNAME_RULE.test(username)) {
-      throw new AppError(UserErrorCode.BadUsername, 'invalid', `username '${input.username}' is not allowed: use 1-64 characters a-z, 0-9, '.', '_' or '-', starting with a letter`);
+      throw new AppError(
+        UserErrorCode.BadUsername,
+        'invalid',
+        `username '${input.username}' is not allowed: use 1-64 characters a-z, 0-9, '.', '_' or '-', starting with a letter`,
+      );
     }
     const role = input.campusRole ?? 'student';
     if (!CAMPUS_ROLES.includes(role)) {
-      throw new AppError(UserErrorCode.BadRole, 'invalid', `campus role '${role}' is not one of ${CAMPUS_ROLES.join(', ')}`);
+      throw new AppError(
+        UserErrorCode.BadRole,
+        'invalid',
+        `campus role '${role}' is not one of ${CAMPUS_ROLES.join(', ')}`,
+      );
     }
     if (await this.users.exist({ where: { username } })) {
       throw new AppError(UserErrorCode.Exists, 'conflict', `user '${username}' already exists`);
     }
     return this.users.save(
-      this.users.create({ username, displayName: input.displayName ?? username, email: input.email ?? null, campusRole: role }),
+      this.users.create({
+        username,
+        displayName: input.displayName ?? username,
+        email: input.email ?? null,
+        campusRole: role,
+      }),
     );
   }
 

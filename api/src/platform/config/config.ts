@@ -97,7 +97,13 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   const env = withEnvFile(source, root);
   const parsed = envSchema.safeParse(env);
   if (!parsed.success) {
-    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
+    // One problem per variable: the first rule it breaks says enough.
+    const byVar = new Map<string, string>();
+    for (const i of parsed.error.issues) {
+      const name = i.path.join('.');
+      if (!byVar.has(name)) byVar.set(name, `${name}: ${i.message}`);
+    }
+    throw new ConfigError([...byVar.values()]);
   }
   const e = parsed.data;
   if (e.DEV_SIGN_IN && e.RIGLAB_ENV !== 'development') {

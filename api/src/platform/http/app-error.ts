@@ -1,12 +1,6 @@
 /** How a domain error reaches HTTP; the filter maps each kind to one status with an exhaustive switch. */
 export type ErrorKind =
-  | 'invalid'
-  | 'unauthenticated'
-  | 'forbidden'
-  | 'not_found'
-  | 'conflict'
-  | 'capacity'
-  | 'unavailable';
+  'invalid' | 'unauthenticated' | 'forbidden' | 'not_found' | 'conflict' | 'capacity' | 'unavailable';
 
 /**
  * Base of every coded domain error. `message` is shown to people as it is, so it says what was wrong

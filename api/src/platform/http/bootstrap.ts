@@ -20,7 +20,10 @@ const NOT_WEB = /^\/(api|metrics|user|auth)(\/|$)/;
 
 /** Builds the portal: API, metrics, OpenAPI viewer, browser sessions and the web UI. Does not listen. */
 export async function createApp(config: Config): Promise<NestExpressApplication> {
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), { bufferLogs: true, abortOnError: false });
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
+    bufferLogs: true,
+    abortOnError: false,
+  });
   app.useLogger(app.get(Logger));
   if (await app.get(DataSource).showMigrations()) {
     await app.close();
@@ -34,7 +37,11 @@ export async function createApp(config: Config): Promise<NestExpressApplication>
     const end = metrics.requestDuration.startTimer();
     res.on('finish', () => {
       const route = (req as Request & { route?: { path?: string } }).route?.path;
-      end({ method: req.method, handler: route ? `${req.baseUrl}${route}` : 'unmatched', code: String(res.statusCode) });
+      end({
+        method: req.method,
+        handler: route ? `${req.baseUrl}${route}` : 'unmatched',
+        code: String(res.statusCode),
+      });
     });
     next();
   });
@@ -63,12 +70,17 @@ export async function createApp(config: Config): Promise<NestExpressApplication>
     app,
     new DocumentBuilder()
       .setTitle('riglab API')
-      .setDescription('Lab portal on pooled retired mining rigs: labs, courses, rigs, health. Authenticate with `Authorization: Bearer <token>` (riglab token create).')
+      .setDescription(
+        'Lab portal on pooled retired mining rigs: labs, courses, rigs, health. Authenticate with `Authorization: Bearer <token>` (riglab token create).',
+      )
       .setVersion('0.1.0')
       .addBearerAuth()
       .build(),
   );
-  SwaggerModule.setup('api/docs', app, doc, { jsonDocumentUrl: 'api/docs/openapi.json', customSiteTitle: 'riglab API' });
+  SwaggerModule.setup('api/docs', app, doc, {
+    jsonDocumentUrl: 'api/docs/openapi.json',
+    customSiteTitle: 'riglab API',
+  });
 
   const web = join(config.projectRoot, 'dist', 'web');
   if (existsSync(join(web, 'index.html'))) {

@@ -3,7 +3,9 @@ import { BadRequestException, ValidationError, ValidationPipe } from '@nestjs/co
 function flatten(errors: ValidationError[], parent = ''): string[] {
   return errors.flatMap((e) => {
     const path = parent ? `${parent}.${e.property}` : e.property;
-    const own = Object.values(e.constraints ?? {}).map((m) => (m.startsWith(e.property) ? m.replace(e.property, path) : `${path}: ${m}`));
+    const own = Object.values(e.constraints ?? {}).map((m) =>
+      m.startsWith(e.property) ? m.replace(e.property, path) : `${path}: ${m}`,
+    );
     return [...own, ...flatten(e.children ?? [], path)];
   });
 }

@@ -18,5 +18,9 @@ export class MetricsController {
 }
 
 @Global()
-@Module({ providers: [{ provide: Metrics, useFactory: () => new Metrics() }], controllers: [MetricsController], exports: [Metrics] })
+@Module({
+  providers: [{ provide: Metrics, useFactory: () => new Metrics() }],
+  controllers: [MetricsController],
+  exports: [Metrics],
+})
 export class MetricsModule {}

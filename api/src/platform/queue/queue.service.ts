@@ -32,7 +32,12 @@ export class QueueService implements OnModuleInit, OnApplicationBootstrap, OnMod
     private readonly reflector: Reflector,
     metrics: Metrics,
   ) {
-    this.jobsTotal = new Counter({ name: 'riglab_jobs_total', help: 'Background jobs finished, by job and outcome', labelNames: ['job', 'status'], registers: [metrics.registry] });
+    this.jobsTotal = new Counter({
+      name: 'riglab_jobs_total',
+      help: 'Background jobs finished, by job and outcome',
+      labelNames: ['job', 'status'],
+      registers: [metrics.registry],
+    });
   }
 
   onModuleInit(): void {
@@ -43,7 +48,12 @@ export class QueueService implements OnModuleInit, OnApplicationBootstrap, OnMod
       const proto = Object.getPrototypeOf(instance);
       for (const method of this.scanner.getAllMethodNames(proto)) {
         const job = this.reflector.get<string | undefined>(JOB_HANDLER, proto[method]);
-        if (job) found.push({ job, owner: `${proto.constructor.name}.${method}`, handler: (data) => (instance[method] as Handler).call(instance, data) });
+        if (job)
+          found.push({
+            job,
+            owner: `${proto.constructor.name}.${method}`,
+            handler: (data) => (instance[method] as Handler).call(instance, data),
+          });
       }
     }
     this.handlers = buildHandlerMap(found);
@@ -58,8 +68,15 @@ export class QueueService implements OnModuleInit, OnApplicationBootstrap, OnMod
   onApplicationBootstrap(): void {
     if (!this.config.runWorkers) return;
     for (const name of Object.values(QueueName)) {
-      const connection = this.redis.create(`riglab-worker-${name}`, { maxRetriesPerRequest: null, enableOfflineQueue: true });
-      const worker = new Worker(name, (job) => this.run(job.name, job.data), { connection, prefix: this.config.queuePrefix, concurrency: 4 });
+      const connection = this.redis.create(`riglab-worker-${name}`, {
+        maxRetriesPerRequest: null,
+        enableOfflineQueue: true,
+      });
+      const worker = new Worker(name, (job) => this.run(job.name, job.data), {
+        connection,
+        prefix: this.config.queuePrefix,
+        concurrency: 4,
+      });
       worker.on('error', () => undefined);
       this.workers.push(worker);
     }

@@ -1,0 +1,79 @@
+import { DataSource } from 'typeorm';
+import { createDataSource } from '../api/src/platform/db/data-source';
+import { emptyDatabase } from './support/services';
+
+async function tables(ds: DataSource): Promise<string[]> {
+  const rows: Array<{ table_name: string }> = await ds.query(
+    `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_name <> 'schema_migrations' ORDER BY 1`,
+  );
+  return rows.map((r) => r.table_name);
+}
+
+describe('database migrations', () => {
+  let db: Awaited<ReturnType<typeof emptyDatabase>>;
+  let ds: DataSource;
+
+  beforeAll(async () => {
+    db = await emptyDatabase();
+    ds = createDataSource(db.url);
+    await ds.initialize();
+  });
+  afterAll(async () => {
+    await ds.destroy();
+    await db.drop();
+  });
+
+  it('apply on an empty database and create the whole first data model', async () => {
+    expect(await tables(ds)).toEqual([]);
+    const applied = await ds.runMigrations({ transaction: 'each' });
+    expect(applied.map((m) => m.name)).toEqual(['Initial1764201600000']);
+    expect(await tables(ds)).toEqual([
+      'api_tokens',
+      'audit_events',
+      'courses',
+      'enrollments',
+      'gpu_slots',
+      'gpus',
+      'lab_session_events',
+      'lab_sessions',
+      'lab_template_versions',
+      'lab_templates',
+      'ledger_entries',
+      'rigs',
+      'users',
+    ]);
+    expect(await ds.showMigrations()).toBe(false);
+  });
+
+  it('leave the schema exactly as the entities describe it (no drift)', async () => {
+    const pending = await ds.driver.createSchemaBuilder().log();
+    expect(pending.upQueries.map((q) => q.query)).toEqual([]);
+  });
+
+  it('make double booking of a GPU slot impossible at the database', async () => {
+    const [rig] = await ds.query(
+      `INSERT INTO rigs (name, docker_endpoint, cpu_millis, memory_mb) VALUES ('r1', 'unix:///x.sock', 1000, 1024) RETURNING id`,
+    );
+    const [gpu] = await ds.query(
+      `INSERT INTO gpus (rig_id, index, model, vram_mb, driver_kind) VALUES ($1, 0, 'GTX 1070', 8192, 'nvidia') RETURNING id`,
+      [rig.id],
+    );
+    const session = '00000000-0000-4000-8000-000000000001';
+    await ds.query(`INSERT INTO gpu_slots (gpu_id, slot_index, session_id) VALUES ($1, 0, $2)`, [gpu.id, session]);
+    await expect(
+      ds.query(`INSERT INTO gpu_slots (gpu_id, slot_index, session_id) VALUES ($1, 1, $2)`, [gpu.id, session]),
+    ).rejects.toThrow(/uq_gpu_slots_session/);
+    await ds.query(`DELETE FROM rigs`);
+  });
+
+  it('roll back to an empty database, and apply again', async () => {
+    await ds.undoLastMigration({ transaction: 'each' });
+    expect(await tables(ds)).toEqual([]);
+    const types: Array<{ typname: string }> = await ds.query(
+      `SELECT typname FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace WHERE n.nspname = 'public' AND t.typtype = 'e'`,
+    );
+    expect(types).toEqual([]);
+    await ds.runMigrations({ transaction: 'each' });
+    expect(await tables(ds)).toHaveLength(13);
+  });
+});

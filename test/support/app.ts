@@ -1,0 +1,53 @@
+import 'reflect-metadata';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { randomBytes } from 'node:crypto';
+import { DataSource } from 'typeorm';
+import { Config, loadConfig } from '../../api/src/platform/config/config';
+import { createDataSource } from '../../api/src/platform/db/data-source';
+import { createApp } from '../../api/src/platform/http/bootstrap';
+import { emptyDatabase, env } from './services';
+
+/** Configuration as the portal would read it, from a plain environment (no env file). */
+export function testConfig(vars: Record<string, string> = {}): Config {
+  return loadConfig({
+    RIGLAB_ENV_FILE: '',
+    RIGLAB_ENV: 'test',
+    DATABASE_URL: 'postgres://unused@127.0.0.1:1/unused',
+    REDIS_URL: env.redisUrl,
+    SESSION_SECRET: randomBytes(24).toString('hex'),
+    LOG_LEVEL: 'silent',
+    QUEUE_PREFIX: `t${process.pid}${randomBytes(3).toString('hex')}`,
+    ...vars,
+  });
+}
+
+/** A migrated database of the test's own. */
+export async function migratedDatabase(): Promise<{ url: string; ds: DataSource; drop: () => Promise<void> }> {
+  const db = await emptyDatabase();
+  const ds = createDataSource(db.url);
+  await ds.initialize();
+  await ds.runMigrations({ transaction: 'each' });
+  return {
+    url: db.url,
+    ds,
+    drop: async () => {
+      await ds.destroy();
+      await db.drop();
+    },
+  };
+}
+
+export interface TestPortal {
+  app: NestExpressApplication;
+  url: string;
+  config: Config;
+  close: () => Promise<void>;
+}
+
+/** The real portal, listening on a free loopback port. */
+export async function startPortal(config: Config): Promise<TestPortal> {
+  const app = await createApp(config);
+  await app.listen(0, '127.0.0.1');
+  const addr = app.getHttpServer().address() as { port: number };
+  return { app, url: `http://127.0.0.1:${addr.port}`, config, close: () => app.close() };
+}

@@ -1,0 +1,99 @@
+import { useCallback, useEffect, useState } from 'react';
+import { ApiError, api, errorText, type Me } from './api';
+import { Header } from './Header';
+import { ErrorMessage } from './ui';
+import { usePathname, Link } from './router';
+import { SignInPage } from './pages/SignIn';
+import { HomePage } from './pages/Home';
+import { TokensPage } from './pages/Tokens';
+import { StatusPage } from './pages/Status';
+
+type Session = { state: 'loading' } | { state: 'signed-out' } | { state: 'signed-in'; me: Me } | { state: 'error'; message: string };
+
+const TITLES: Record<string, string> = { '/': 'My courses', '/tokens': 'API tokens', '/status': 'Status' };
+
+export function App() {
+  const path = usePathname();
+  const [session, setSession] = useState<Session>({ state: 'loading' });
+
+  const loadMe = useCallback(async () => {
+    try {
+      const me = await api.me();
+      setSession({ state: 'signed-in', me });
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 401) setSession({ state: 'signed-out' });
+      else setSession({ state: 'error', message: errorText(e) });
+    }
+  }, []);
+
+  useEffect(() => {
+    void loadMe();
+  }, [loadMe]);
+
+  useEffect(() => {
+    const page = session.state === 'signed-in' ? (TITLES[path] ?? 'Not found') : 'Sign in';
+    document.title = `${page} · riglab`;
+  }, [path, session.state]);
+
+  if (session.state === 'loading') {
+    return (
+      <main className="centered" aria-busy="true">
+        <p className="muted">Loading riglab…</p>
+      </main>
+    );
+  }
+
+  if (session.state === 'error') {
+    return (
+      <main className="centered">
+        <div className="card narrow">
+          <h1 className="brand-title">riglab</h1>
+          <ErrorMessage message={session.message} />
+          <button type="button" className="btn" onClick={() => { setSession({ state: 'loading' }); void loadMe(); }}>
+            Try again
+          </button>
+        </div>
+      </main>
+    );
+  }
+
+  if (session.state === 'signed-out') {
+    return <SignInPage onSignedIn={loadMe} />;
+  }
+
+  const { me } = session;
+  const signedOut = () => setSession({ state: 'signed-out' });
+
+  let page;
+  switch (path) {
+    case '/':
+    case '/courses':
+      page = <HomePage me={me} />;
+      break;
+    case '/tokens':
+      page = <TokensPage me={me} onUnauthorized={signedOut} />;
+      break;
+    case '/status':
+      page = <StatusPage />;
+      break;
+    default:
+      page = (
+        <section>
+          <h1>Page not found</h1>
+          <p>
+            There is no page at <code>{path}</code>. Go back to <Link href="/">your courses</Link>.
+          </p>
+        </section>
+      );
+  }
+
+  return (
+    <>
+      <a className="skip-link" href="#main">Skip to content</a>
+      <Header me={me} onSignedOut={signedOut} />
+      <main id="main" className="container" tabIndex={-1}>
+        {page}
+      </main>
+    </>
+  );
+}
