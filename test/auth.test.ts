@@ -103,6 +103,11 @@ describe('authentication', () => {
       );
     });
 
+    it('never carry more than their owner\'s role allows', async () => {
+      const ada = await portal.app.get(UsersService).byUsername('ada');
+      await expect(tokens.create(ada, { scopes: ['rigs:admin'] })).rejects.toThrow('a student cannot hold a token with scope rigs:admin');
+    });
+
     it('refuse a wider token minted by a narrower one', async () => {
       const { token } = await tokens.create(await portal.app.get(UsersService).byUsername('ada'), {
         scopes: ['read', 'labs'],

@@ -26,7 +26,7 @@ describe('database migrations', () => {
   it('apply on an empty database and create the whole first data model', async () => {
     expect(await tables(ds)).toEqual([]);
     const applied = await ds.runMigrations({ transaction: 'each' });
-    expect(applied.map((m) => m.name)).toEqual(['Initial1764201600000']);
+    expect(applied.map((m) => m.name)).toEqual(['Initial1764201600000', 'LabSessionRuntime1764288000000']);
     expect(await tables(ds)).toEqual([
       'api_tokens',
       'audit_events',
@@ -67,6 +67,9 @@ describe('database migrations', () => {
   });
 
   it('roll back to an empty database, and apply again', async () => {
+    await ds.undoLastMigration({ transaction: 'each' });
+    const columns: Array<{ column_name: string }> = await ds.query(`SELECT column_name FROM information_schema.columns WHERE table_name = 'lab_sessions' AND column_name = 'jupyter_token'`);
+    expect(columns).toEqual([]);
     await ds.undoLastMigration({ transaction: 'each' });
     expect(await tables(ds)).toEqual([]);
     const types: Array<{ typname: string }> = await ds.query(

@@ -8,7 +8,8 @@ import { HomePage } from './pages/Home';
 import { TokensPage } from './pages/Tokens';
 import { StatusPage } from './pages/Status';
 
-type Session = { state: 'loading' } | { state: 'signed-out' } | { state: 'signed-in'; me: Me } | { state: 'error'; message: string };
+type Session =
+  { state: 'loading' } | { state: 'signed-out' } | { state: 'signed-in'; me: Me } | { state: 'error'; message: string };
 
 const TITLES: Record<string, string> = { '/': 'My courses', '/tokens': 'API tokens', '/status': 'Status' };
 
@@ -49,7 +50,14 @@ export function App() {
         <div className="card narrow">
           <h1 className="brand-title">riglab</h1>
           <ErrorMessage message={session.message} />
-          <button type="button" className="btn" onClick={() => { setSession({ state: 'loading' }); void loadMe(); }}>
+          <button
+            type="button"
+            className="btn"
+            onClick={() => {
+              setSession({ state: 'loading' });
+              void loadMe();
+            }}
+          >
             Try again
           </button>
         </div>
@@ -89,7 +97,9 @@ export function App() {
 
   return (
     <>
-      <a className="skip-link" href="#main">Skip to content</a>
+      <a className="skip-link" href="#main">
+        Skip to content
+      </a>
       <Header me={me} onSignedOut={signedOut} />
       <main id="main" className="container" tabIndex={-1}>
         {page}

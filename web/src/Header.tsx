@@ -29,11 +29,25 @@ export function Header({ me, onSignedOut }: { me: Me; onSignedOut: () => void })
         </Link>
         <nav aria-label="Main">
           <ul className="nav">
-            <li><Link href="/">Courses</Link></li>
-            <li><Link href="/tokens">Tokens</Link></li>
-            {isAdmin ? <li><Link href="/status">Status</Link></li> : null}
-            <li><a href="/api/docs">API docs</a></li>
-            {isAdmin ? <li><a href="/metrics">Metrics</a></li> : null}
+            <li>
+              <Link href="/">Courses</Link>
+            </li>
+            <li>
+              <Link href="/tokens">Tokens</Link>
+            </li>
+            {isAdmin ? (
+              <li>
+                <Link href="/status">Status</Link>
+              </li>
+            ) : null}
+            <li>
+              <a href="/api/docs">API docs</a>
+            </li>
+            {isAdmin ? (
+              <li>
+                <a href="/metrics">Metrics</a>
+              </li>
+            ) : null}
           </ul>
         </nav>
         <div className="user">
@@ -48,7 +62,9 @@ export function Header({ me, onSignedOut }: { me: Me; onSignedOut: () => void })
       </div>
       {error ? (
         <div className="container">
-          <div className="alert alert-error" role="alert">{error}</div>
+          <div className="alert alert-error" role="alert">
+            {error}
+          </div>
         </div>
       ) : null}
     </header>

@@ -119,11 +119,13 @@ export async function request<T>(method: string, path: string, opts: RequestOpti
 
 export const api = {
   authConfig: () => request<AuthConfig>('GET', '/api/auth/config'),
-  devSignIn: (username: string) => request<{ username: string }>('POST', '/api/auth/dev-sign-in', { body: { username } }),
+  devSignIn: (username: string) =>
+    request<{ username: string }>('POST', '/api/auth/dev-sign-in', { body: { username } }),
   signOut: () => request<void>('POST', '/api/auth/sign-out'),
   me: () => request<Me>('GET', '/api/me'),
   tokens: () => request<ApiToken[]>('GET', '/api/tokens'),
-  createToken: (body: { name: string; scopes: string[]; expires: string }) => request<CreatedToken>('POST', '/api/tokens', { body }),
+  createToken: (body: { name: string; scopes: string[]; expires: string }) =>
+    request<CreatedToken>('POST', '/api/tokens', { body }),
   revokeToken: (id: string) => request<void>('DELETE', `/api/tokens/${encodeURIComponent(id)}`),
   health: () => request<Health>('GET', '/api/health', { accept: [503] }),
 };

@@ -6,7 +6,10 @@ export function HomePage({ me }: { me: Me }) {
   return (
     <section aria-labelledby="courses-heading">
       <h1 id="courses-heading">My courses</h1>
-      <p className="muted">Signed in as {name} ({me.username}).</p>
+      <p className="muted">
+        Signed in as {name}
+        {name !== me.username ? ` (${me.username})` : ''}.
+      </p>
       {me.courses.length === 0 ? (
         <div className="empty">
           <h2>You're not in any course yet</h2>

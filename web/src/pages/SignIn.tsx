@@ -61,7 +61,11 @@ export function SignInPage({ onSignedIn }: { onSignedIn: () => Promise<void> | v
           </>
         ) : null}
 
-        {!config && !configError ? <p className="muted" aria-busy="true">Loading sign-in options…</p> : null}
+        {!config && !configError ? (
+          <p className="muted" aria-busy="true">
+            Loading sign-in options…
+          </p>
+        ) : null}
 
         {config?.sso ? (
           <div className="stack">
@@ -71,7 +75,11 @@ export function SignInPage({ onSignedIn }: { onSignedIn: () => Promise<void> | v
           </div>
         ) : null}
 
-        {config?.sso && config.devSignIn ? <div className="divider"><span>or</span></div> : null}
+        {config?.sso && config.devSignIn ? (
+          <div className="divider">
+            <span>or</span>
+          </div>
+        ) : null}
 
         {config?.devSignIn ? (
           <section aria-labelledby="dev-heading" className="stack">
@@ -96,10 +104,18 @@ export function SignInPage({ onSignedIn }: { onSignedIn: () => Promise<void> | v
               </div>
             </form>
             <div>
-              <p className="hint" id="demo-label">Or sign in as a demo account:</p>
+              <p className="hint" id="demo-label">
+                Or sign in as a demo account:
+              </p>
               <div className="inline" role="group" aria-labelledby="demo-label">
                 {DEMO_ACCOUNTS.map((name) => (
-                  <button key={name} type="button" className="btn btn-secondary" disabled={busy !== null} onClick={() => void signIn(name)}>
+                  <button
+                    key={name}
+                    type="button"
+                    className="btn btn-secondary"
+                    disabled={busy !== null}
+                    onClick={() => void signIn(name)}
+                  >
                     {busy === name ? `Signing in…` : name}
                   </button>
                 ))}

@@ -61,17 +61,31 @@ export function StatusPage() {
       <div className="title-row">
         <h1 id="status-heading">Status</h1>
         {health ? <Badge tone={overallTone}>{health.status}</Badge> : null}
-      </div>
-      <p className="muted" aria-live="polite">
-        Database, Redis and every rig's Docker engine, checked by the portal. Refreshes every 10 seconds
-        {updated ? `; last updated ${updated.toLocaleTimeString()}` : ''}.{' '}
-        <button type="button" className="btn btn-secondary btn-small" onClick={() => void load()} disabled={loading}>
+        <button
+          type="button"
+          className="btn btn-secondary btn-small push"
+          onClick={() => void load()}
+          aria-busy={loading}
+        >
           {loading ? 'Refreshing…' : 'Refresh now'}
         </button>
+      </div>
+      <p className="muted">
+        Database, Redis and every rig's Docker engine, checked by the portal. Refreshes every 10 seconds
+        {updated ? `; last updated ${updated.toLocaleTimeString()}` : ''}.
       </p>
 
-      {error ? <ErrorMessage message={error} title={health ? 'Refresh failed (showing the last result):' : 'Could not load status:'} /> : null}
-      {!health && !error ? <p className="muted" aria-busy="true">Checking…</p> : null}
+      {error ? (
+        <ErrorMessage
+          message={error}
+          title={health ? 'Refresh failed (showing the last result):' : 'Could not load status:'}
+        />
+      ) : null}
+      {!health && !error ? (
+        <p className="muted" aria-busy="true">
+          Checking…
+        </p>
+      ) : null}
 
       {health ? (
         <>
@@ -82,7 +96,9 @@ export function StatusPage() {
                   <th scope="col">Component</th>
                   <th scope="col">Name</th>
                   <th scope="col">Status</th>
-                  <th scope="col" className="num">Latency</th>
+                  <th scope="col" className="num">
+                    Latency
+                  </th>
                   <th scope="col">Details</th>
                 </tr>
               </thead>
@@ -90,8 +106,12 @@ export function StatusPage() {
                 {rows.map((r) => (
                   <tr key={`${r.kind}:${r.name}`}>
                     <td>{r.kind}</td>
-                    <td><strong>{r.name}</strong></td>
-                    <td><Badge tone={r.check.status === 'up' ? 'ok' : 'bad'}>{r.check.status}</Badge></td>
+                    <td>
+                      <strong>{r.name}</strong>
+                    </td>
+                    <td>
+                      <Badge tone={r.check.status === 'up' ? 'ok' : 'bad'}>{r.check.status}</Badge>
+                    </td>
                     <td className="num">{ms(r.check.latencyMs)}</td>
                     <td>
                       {r.detail ? <span className="muted">{r.detail}</span> : null}
@@ -101,7 +121,9 @@ export function StatusPage() {
                 ))}
                 {health.checks.rigs.length === 0 ? (
                   <tr>
-                    <td colSpan={5} className="muted">No rigs registered yet. Add one with <code>riglab rig add</code>.</td>
+                    <td colSpan={5} className="muted">
+                      No rigs registered yet. Add one with <code>riglab rig add</code>.
+                    </td>
                   </tr>
                 ) : null}
               </tbody>
@@ -115,7 +137,7 @@ export function StatusPage() {
   );
 }
 
-/** Horizontal bars, one per component, scaled to the slowest; down components are red. */
+/** Horizontal bars, one per component, scaled to the slowest component that is up; a down component is a full red bar. */
 function LatencyChart({ rows }: { rows: Row[] }) {
   const labelW = 150;
   const valueW = 70;
@@ -123,24 +145,37 @@ function LatencyChart({ rows }: { rows: Row[] }) {
   const rowH = 28;
   const width = labelW + barMax + valueW;
   const height = rows.length * rowH + 8;
-  const max = Math.max(1, ...rows.map((r) => r.check.latencyMs ?? 0));
+  const max = Math.max(1, ...rows.filter((r) => r.check.status === 'up').map((r) => r.check.latencyMs ?? 0));
   const summary = rows.map((r) => `${r.name} ${r.check.status} ${ms(r.check.latencyMs)}`).join(', ');
 
   return (
     <figure className="chart">
-      <svg viewBox={`0 0 ${width} ${height}`} width="100%" style={{ maxWidth: width }} role="img" aria-label={`Latency per component: ${summary}`}>
+      <svg
+        viewBox={`0 0 ${width} ${height}`}
+        width="100%"
+        style={{ maxWidth: width }}
+        role="img"
+        aria-label={`Latency per component: ${summary}`}
+      >
         {rows.map((r, i) => {
           const y = 4 + i * rowH;
           const v = r.check.latencyMs ?? 0;
-          const w = Math.max(2, (v / max) * barMax);
           const up = r.check.status === 'up';
+          const w = up ? Math.max(2, Math.min(1, v / max) * barMax) : barMax;
           return (
             <g key={`${r.kind}:${r.name}`}>
               <text x={labelW - 10} y={y + rowH / 2} textAnchor="end" dominantBaseline="middle" className="chart-label">
                 {r.name}
               </text>
               <rect x={labelW} y={y + 5} width={barMax} height={rowH - 10} className="chart-track" rx={3} />
-              <rect x={labelW} y={y + 5} width={w} height={rowH - 10} className={up ? 'chart-bar-ok' : 'chart-bar-bad'} rx={3} />
+              <rect
+                x={labelW}
+                y={y + 5}
+                width={w}
+                height={rowH - 10}
+                className={up ? 'chart-bar-ok' : 'chart-bar-bad'}
+                rx={3}
+              />
               <text x={labelW + barMax + 8} y={y + rowH / 2} dominantBaseline="middle" className="chart-value">
                 {up ? ms(r.check.latencyMs) : 'down'}
               </text>
@@ -148,7 +183,10 @@ function LatencyChart({ rows }: { rows: Row[] }) {
           );
         })}
       </svg>
-      <figcaption className="hint">Round-trip time of each health check, scaled to the slowest ({ms(max)}).</figcaption>
+      <figcaption className="hint">
+        Round-trip time of each health check, scaled to the slowest component that is up ({ms(max)}); a red bar means
+        the check failed.
+      </figcaption>
     </figure>
   );
 }

@@ -63,14 +63,26 @@ export function TokensPage({ me, onUnauthorized }: { me: Me; onUnauthorized: () 
 
       <h2>Your tokens</h2>
       {listError ? <ErrorMessage message={listError} title="Could not load tokens:" /> : null}
-      {tokens === null && !listError ? <p className="muted" aria-busy="true">Loading tokens…</p> : null}
-      {tokens && tokens.length === 0 ? <p className="empty">You have no API tokens. Create one above when a script needs to call riglab.</p> : null}
+      {tokens === null && !listError ? (
+        <p className="muted" aria-busy="true">
+          Loading tokens…
+        </p>
+      ) : null}
+      {tokens && tokens.length === 0 ? (
+        <p className="empty">You have no API tokens. Create one above when a script needs to call riglab.</p>
+      ) : null}
       {tokens && tokens.length > 0 ? <TokenTable tokens={tokens} onRevoked={load} onError={handle} /> : null}
     </section>
   );
 }
 
-function CreateTokenForm({ onCreated, onError }: { onCreated: (t: CreatedToken) => void; onError: (e: unknown, set: (m: string) => void) => void }) {
+function CreateTokenForm({
+  onCreated,
+  onError,
+}: {
+  onCreated: (t: CreatedToken) => void;
+  onError: (e: unknown, set: (m: string) => void) => void;
+}) {
   const [name, setName] = useState('');
   const [scopes, setScopes] = useState<string[]>(['read', 'labs']);
   const [expires, setExpires] = useState('30d');
@@ -107,7 +119,13 @@ function CreateTokenForm({ onCreated, onError }: { onCreated: (t: CreatedToken) 
       <h2 id="create-heading">Create a token</h2>
       <div className="field">
         <label htmlFor="token-name">Name</label>
-        <input id="token-name" value={name} onChange={(e) => setName(e.target.value)} placeholder="e.g. laptop CLI" maxLength={100} />
+        <input
+          id="token-name"
+          value={name}
+          onChange={(e) => setName(e.target.value)}
+          placeholder="e.g. laptop CLI"
+          maxLength={100}
+        />
       </div>
       <fieldset className="field">
         <legend>Scopes</legend>
@@ -148,7 +166,11 @@ function NewToken({ token, onDone }: { token: CreatedToken; onDone: () => void }
   const copy = async () => {
     try {
       if (navigator.clipboard && window.isSecureContext) {
-        await navigator.clipboard.writeText(token.token);
+        // Some browsers leave the promise pending while they ask for permission: give up after 2 s.
+        await Promise.race([
+          navigator.clipboard.writeText(token.token),
+          new Promise((_, reject) => window.setTimeout(() => reject(new Error('clipboard timeout')), 2000)),
+        ]);
       } else {
         ref.current?.select();
         if (!document.execCommand('copy')) throw new Error('copy refused');
@@ -164,18 +186,29 @@ function NewToken({ token, onDone }: { token: CreatedToken; onDone: () => void }
     <div className="card new-token" role="region" aria-labelledby="new-token-heading">
       <h2 id="new-token-heading">Token “{token.name}” created</h2>
       <div className="alert alert-warn">
-        <strong>Copy it now.</strong> This is the only time riglab shows the full token; it keeps only a hash. If you lose
-        it, revoke it and create a new one.
+        <strong>Copy it now.</strong> This is the only time riglab shows the full token; it keeps only a hash. If you
+        lose it, revoke it and create a new one.
       </div>
       <label htmlFor="new-token-value">Your new token</label>
       <div className="inline">
-        <input id="new-token-value" ref={ref} className="mono" readOnly value={token.token} onFocus={(e) => e.target.select()} />
+        <input
+          id="new-token-value"
+          ref={ref}
+          className="mono"
+          readOnly
+          value={token.token}
+          onFocus={(e) => e.target.select()}
+        />
         <button type="button" className="btn btn-primary" onClick={() => void copy()}>
           Copy
         </button>
       </div>
       <p className="hint" role="status" aria-live="polite">
-        {copied === 'yes' ? 'Copied to the clipboard.' : copied === 'failed' ? 'Could not copy automatically: the token is selected, press Ctrl+C (⌘C).' : ''}
+        {copied === 'yes'
+          ? 'Copied to the clipboard.'
+          : copied === 'failed'
+            ? 'Could not copy automatically: the token is selected, press Ctrl+C (⌘C).'
+            : ''}
       </p>
       <button type="button" className="btn btn-secondary" onClick={onDone}>
         I have saved it
@@ -184,7 +217,15 @@ function NewToken({ token, onDone }: { token: CreatedToken; onDone: () => void }
   );
 }
 
-function TokenTable({ tokens, onRevoked, onError }: { tokens: ApiToken[]; onRevoked: () => Promise<void>; onError: (e: unknown, set: (m: string) => void) => void }) {
+function TokenTable({
+  tokens,
+  onRevoked,
+  onError,
+}: {
+  tokens: ApiToken[];
+  onRevoked: () => Promise<void>;
+  onError: (e: unknown, set: (m: string) => void) => void;
+}) {
   const [busy, setBusy] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
 
@@ -216,7 +257,9 @@ function TokenTable({ tokens, onRevoked, onError }: { tokens: ApiToken[]; onRevo
               <th scope="col">Created</th>
               <th scope="col">Expires</th>
               <th scope="col">Last used</th>
-              <th scope="col"><span className="sr-only">Actions</span></th>
+              <th scope="col">
+                <span className="sr-only">Actions</span>
+              </th>
             </tr>
           </thead>
           <tbody>
@@ -225,13 +268,29 @@ function TokenTable({ tokens, onRevoked, onError }: { tokens: ApiToken[]; onRevo
               return (
                 <tr key={t.id}>
                   <td>{t.name}</td>
-                  <td><code>{t.prefix}…</code></td>
-                  <td>{t.scopes.map((s) => <code key={s} className="scope">{s}</code>)}</td>
-                  <td>{formatDate(t.createdAt)}</td>
-                  <td>{expired ? <span className="badge badge-bad">expired</span> : formatDate(t.expiresAt)}</td>
-                  <td>{formatDate(t.lastUsedAt)}</td>
                   <td>
-                    <button type="button" className="btn btn-danger btn-small" disabled={busy === t.id} onClick={() => void revoke(t)} aria-label={`Revoke ${t.name}`}>
+                    <code>{t.prefix}…</code>
+                  </td>
+                  <td>
+                    {t.scopes.map((s) => (
+                      <code key={s} className="scope">
+                        {s}
+                      </code>
+                    ))}
+                  </td>
+                  <td className="nowrap">{formatDate(t.createdAt)}</td>
+                  <td className="nowrap">
+                    {expired ? <span className="badge badge-bad">expired</span> : formatDate(t.expiresAt)}
+                  </td>
+                  <td className="nowrap">{formatDate(t.lastUsedAt)}</td>
+                  <td>
+                    <button
+                      type="button"
+                      className="btn btn-danger btn-small"
+                      disabled={busy === t.id}
+                      onClick={() => void revoke(t)}
+                      aria-label={`Revoke ${t.name}`}
+                    >
                       {busy === t.id ? 'Revoking…' : 'Revoke'}
                     </button>
                   </td>

@@ -7,3 +7,10 @@ export function hasScope(granted: readonly string[], wanted: readonly string[]):
   if (granted.includes('*') || granted.includes('admin')) return true;
   return wanted.some((w) => granted.includes(w));
 }
+
+/** The widest scopes a user's campus role may put on a token: a token never exceeds its owner. */
+export function scopesFor(role: 'admin' | 'staff' | 'student'): readonly string[] {
+  if (role === 'admin') return TOKEN_SCOPES;
+  if (role === 'staff') return ['read', 'labs', 'courses:admin'];
+  return ['read', 'labs'];
+}

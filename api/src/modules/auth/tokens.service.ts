@@ -6,7 +6,7 @@ import { AppError } from '../../platform/http/app-error';
 import { User } from '../users/user.entity';
 import { ApiToken } from './api-token.entity';
 import { AuthErrorCode } from './auth.errors';
-import { TOKEN_SCOPES } from './scopes';
+import { scopesFor, TOKEN_SCOPES } from './scopes';
 
 const PREFIX = 'rgl_';
 const isUuid = (s: string) => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(s);
@@ -57,6 +57,10 @@ export class TokensService {
         'invalid',
         `unknown scope ${unknown.map((s) => `'${s}'`).join(', ')}; known scopes: ${TOKEN_SCOPES.join(', ')}`,
       );
+    }
+    const beyond = scopes.filter((s) => !scopesFor(user.campusRole).includes(s));
+    if (beyond.length) {
+      throw new AppError(AuthErrorCode.BadScope, 'forbidden', `a ${user.campusRole} cannot hold a token with scope ${beyond.join(', ')}`);
     }
     const token = PREFIX + randomBytes(32).toString('base64url');
     const record = await this.tokens.save(

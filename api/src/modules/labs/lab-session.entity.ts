@@ -52,7 +52,15 @@ export class LabSession {
   rig?: Rig;
   /** The spawner's opaque handle (rig id, container id and name), stored and passed back unparsed. */
   @Column({ type: 'jsonb', nullable: true }) handle!: Record<string, unknown> | null;
+  /** Where the portal reaches the Jupyter server (`http://ip:port`). */
   @Column({ type: 'varchar', length: 300, nullable: true }) endpoint!: string | null;
+  /** Jupyter's per-session token: the proxy injects it; the student never sees it. */
+  @Column({ name: 'jupyter_token', type: 'varchar', length: 128, nullable: true }) jupyterToken!: string | null;
+  /** Last activity seen through the proxy or Jupyter's own report; drives idle culling. */
+  @Column({ name: 'last_activity_at', type: 'timestamptz', nullable: true }) lastActivityAt!: Date | null;
+  /** When the student was warned that an idle or too-old lab will be stopped. */
+  @Column({ name: 'cull_warned_at', type: 'timestamptz', nullable: true }) cullWarnedAt!: Date | null;
+  @Column({ name: 'started_at', type: 'timestamptz', nullable: true }) startedAt!: Date | null;
   @Column({ name: 'state_changed_at', type: 'timestamptz', default: () => 'now()' }) stateChangedAt!: Date;
   @Column({ name: 'ready_at', type: 'timestamptz', nullable: true }) readyAt!: Date | null;
   @Column({ name: 'stopped_at', type: 'timestamptz', nullable: true }) stoppedAt!: Date | null;

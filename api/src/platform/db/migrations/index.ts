@@ -1,4 +1,5 @@
 import { Initial1764201600000 } from './1764201600000-initial';
+import { LabSessionRuntime1764288000000 } from './1764288000000-lab-session-runtime';
 
 /** In order of application. A schema change is a new file here, never an edit of an applied one. */
-export const MIGRATIONS = [Initial1764201600000];
+export const MIGRATIONS = [Initial1764201600000, LabSessionRuntime1764288000000];
