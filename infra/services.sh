@@ -87,6 +87,39 @@ engine_start() {
   local name="$1" bridge="$2" cidr="$3" dir="$RIGLAB_STATE/engines/$1"
   local sock; sock="$(engine_sock "$name")"
   mkdir -p "$dir"
+  # Rig bootstrap: the lab-network firewall. The Docker spawner puts lab containers on bridges named
+  # rl-* (spawner/src/docker/lab-network.ts); these host rules make such a bridge a dead end: nothing
+  # that a lab container starts reaches the host's own services (INPUT), another lab container (the
+  # bridged FORWARD path, seen by iptables through br_netfilter) or anywhere else (routed FORWARD);
+  # replies to connections the host opened (the portal, docker-proxy for published ports) still pass.
+  # It is riglab's own chain, touching only rl-* interfaces, so other bridges, engines and the host's
+  # firewall are left as they were. REJECT, not DROP: a student's code fails at once instead of hanging.
+  # Docker's own iptables stay off (--iptables=false): with several engines on one host each dockerd
+  # flushes the shared DOCKER chains at start, and `--internal` networks would refuse published ports.
+  # Done on every call (idempotent, under a lock) because it is per host, not per engine.
+  if is_root && command -v iptables >/dev/null 2>&1; then
+    if [ ! -e /proc/sys/net/bridge/bridge-nf-call-iptables ]; then modprobe br_netfilter 2>/dev/null || true; fi
+    if [ "$(cat /proc/sys/net/bridge/bridge-nf-call-iptables 2>/dev/null)" = 0 ]; then
+      sysctl -qw net.bridge.bridge-nf-call-iptables=1 || true
+    fi
+    [ "$(cat /proc/sys/net/bridge/bridge-nf-call-iptables 2>/dev/null)" = 1 ] \
+      || warn "br_netfilter is off: lab containers on one rig could reach each other"
+    (
+      flock 8
+      local ipt reject
+      for ipt in iptables ip6tables; do
+        command -v "$ipt" >/dev/null 2>&1 || continue
+        reject=icmp-admin-prohibited; [ "$ipt" = ip6tables ] && reject=icmp6-adm-prohibited
+        "$ipt" -w -N RIGLAB-LAB 2>/dev/null || true
+        "$ipt" -w -C RIGLAB-LAB -m conntrack --ctstate ESTABLISHED,RELATED -j RETURN 2>/dev/null \
+          || "$ipt" -w -A RIGLAB-LAB -m conntrack --ctstate ESTABLISHED,RELATED -j RETURN
+        "$ipt" -w -C RIGLAB-LAB -j REJECT --reject-with "$reject" 2>/dev/null \
+          || "$ipt" -w -A RIGLAB-LAB -j REJECT --reject-with "$reject"
+        "$ipt" -w -C INPUT -i rl-+ -j RIGLAB-LAB 2>/dev/null || "$ipt" -w -I INPUT 1 -i rl-+ -j RIGLAB-LAB
+        "$ipt" -w -C FORWARD -i rl-+ -j RIGLAB-LAB 2>/dev/null || "$ipt" -w -I FORWARD 1 -i rl-+ -j RIGLAB-LAB
+      done
+    ) 8>"$RIGLAB_STATE/engines/.firewall.lock" || warn "could not install the lab-network firewall (iptables)"
+  fi
   if pid_alive "$dir/dockerd.pid" && DOCKER_HOST="unix://$sock" docker version >/dev/null 2>&1; then
     echo "unix://$sock"; return 0
   fi

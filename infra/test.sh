@@ -40,6 +40,9 @@ export RIGLAB_TEST_PG_ADMIN_URL="$(bash "$svc" pg-url)"
 export RIGLAB_TEST_REDIS_URL="redis://127.0.0.1:$TEST_REDIS_PORT"
 export RIGLAB_TEST_DOCKER_HOST="$ENGINE"
 export RIGLAB_ENV_FILE=""   # tests never read the development env file
+# The default lab image, built once per recipe (a no-op when `npm run up` built it already).
+RIGLAB_TEST_LAB_IMAGE="$(DOCKER_HOST="$ENGINE" bash infra/lab-image.sh course-templates/python-basics)"
+export RIGLAB_TEST_LAB_IMAGE
 set +e
 npx jest "$@"
 rc=$?

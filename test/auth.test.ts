@@ -103,9 +103,11 @@ describe('authentication', () => {
       );
     });
 
-    it('never carry more than their owner\'s role allows', async () => {
+    it("never carry more than their owner's role allows", async () => {
       const ada = await portal.app.get(UsersService).byUsername('ada');
-      await expect(tokens.create(ada, { scopes: ['rigs:admin'] })).rejects.toThrow('a student cannot hold a token with scope rigs:admin');
+      await expect(tokens.create(ada, { scopes: ['rigs:admin'] })).rejects.toThrow(
+        'a student cannot hold a token with scope rigs:admin',
+      );
     });
 
     it('refuse a wider token minted by a narrower one', async () => {

@@ -68,7 +68,9 @@ describe('database migrations', () => {
 
   it('roll back to an empty database, and apply again', async () => {
     await ds.undoLastMigration({ transaction: 'each' });
-    const columns: Array<{ column_name: string }> = await ds.query(`SELECT column_name FROM information_schema.columns WHERE table_name = 'lab_sessions' AND column_name = 'jupyter_token'`);
+    const columns: Array<{ column_name: string }> = await ds.query(
+      `SELECT column_name FROM information_schema.columns WHERE table_name = 'lab_sessions' AND column_name = 'jupyter_token'`,
+    );
     expect(columns).toEqual([]);
     await ds.undoLastMigration({ transaction: 'each' });
     expect(await tables(ds)).toEqual([]);

@@ -8,6 +8,8 @@ import { AuthGuard } from './modules/auth/auth.guard';
 import { AuthModule } from './modules/auth/auth.module';
 import { CoursesModule } from './modules/courses/courses.module';
 import { HealthModule } from './modules/health/health.module';
+import { LabsModule } from './modules/labs/labs.module';
+import { ProxyModule } from './modules/proxy/proxy.module';
 import { RigsModule } from './modules/rigs/rigs.module';
 import { UsersModule } from './modules/users/users.module';
 import type { Config } from './platform/config/config';
@@ -54,6 +56,8 @@ export class AppModule {
         AuthModule,
         RigsModule,
         HealthModule,
+        LabsModule,
+        ProxyModule,
       ],
       providers: [{ provide: APP_GUARD, useExisting: AuthGuard }],
     };

@@ -1,2 +1,16 @@
 export type { EngineEndpoint, EngineProbe } from './docker/engine';
 export { EndpointError, describeEngineError, engineClient, parseEndpoint, probeEngine } from './docker/engine';
+export type {
+  GpuAssignment,
+  LabContainer,
+  LabSpec,
+  PollResult,
+  Progress,
+  RigTarget,
+  SpawnHandle,
+  Spawner,
+} from './spawner.port';
+export { SpawnError } from './spawner.port';
+export { DockerSpawner, type DockerSpawnerOptions } from './docker/docker-spawner';
+export { LAB_BRIDGE_PREFIX, labNetworkName } from './docker/lab-network';
+export { containerName, LABEL as SPAWNER_LABELS } from './docker/container-spec';

@@ -79,7 +79,11 @@ export interface Spawner {
    * its address is known — NOT when Jupyter is ready: the caller checks readiness with its own timeout.
    * Reports steps through `onProgress`. Throws SpawnError with a plain reason on failure.
    */
-  start(rig: RigTarget, spec: LabSpec, onProgress?: (p: Progress) => void): Promise<{ handle: SpawnHandle; url: string }>;
+  start(
+    rig: RigTarget,
+    spec: LabSpec,
+    onProgress?: (p: Progress) => void,
+  ): Promise<{ handle: SpawnHandle; url: string }>;
 
   /** Whether the container runs. An unknown handle (container gone) is `exited`. */
   poll(rig: RigTarget, handle: SpawnHandle): Promise<PollResult>;

@@ -15,8 +15,8 @@ export function testConfig(vars: Record<string, string> = {}): Config {
     DATABASE_URL: 'postgres://unused@127.0.0.1:1/unused',
     REDIS_URL: env.redisUrl,
     SESSION_SECRET: randomBytes(24).toString('hex'),
-    LOG_LEVEL: 'silent',
-    QUEUE_PREFIX: `t${process.pid}${randomBytes(3).toString('hex')}`,
+    LOG_LEVEL: process.env.RIGLAB_TEST_LOG_LEVEL ?? 'silent',
+    DEPLOYMENT_ID: `t${process.pid}${randomBytes(3).toString('hex')}`,
     ...vars,
   });
 }

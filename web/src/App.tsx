@@ -4,14 +4,21 @@ import { Header } from './Header';
 import { ErrorMessage } from './ui';
 import { usePathname, Link } from './router';
 import { SignInPage } from './pages/SignIn';
-import { HomePage } from './pages/Home';
+import { CoursesPage, HomePage } from './pages/Home';
+import { LabsPage } from './pages/Labs';
 import { TokensPage } from './pages/Tokens';
 import { StatusPage } from './pages/Status';
 
 type Session =
   { state: 'loading' } | { state: 'signed-out' } | { state: 'signed-in'; me: Me } | { state: 'error'; message: string };
 
-const TITLES: Record<string, string> = { '/': 'My courses', '/tokens': 'API tokens', '/status': 'Status' };
+const TITLES: Record<string, string> = {
+  '/': 'My labs',
+  '/labs': 'My labs',
+  '/courses': 'My courses',
+  '/tokens': 'API tokens',
+  '/status': 'Status',
+};
 
 export function App() {
   const path = usePathname();
@@ -75,8 +82,13 @@ export function App() {
   let page;
   switch (path) {
     case '/':
+      page = <HomePage me={me} onUnauthorized={signedOut} />;
+      break;
+    case '/labs':
+      page = <LabsPage onUnauthorized={signedOut} />;
+      break;
     case '/courses':
-      page = <HomePage me={me} />;
+      page = <CoursesPage me={me} />;
       break;
     case '/tokens':
       page = <TokensPage me={me} onUnauthorized={signedOut} />;
@@ -89,7 +101,7 @@ export function App() {
         <section>
           <h1>Page not found</h1>
           <p>
-            There is no page at <code>{path}</code>. Go back to <Link href="/">your courses</Link>.
+            There is no page at <code>{path}</code>. Go back to <Link href="/">your labs</Link>.
           </p>
         </section>
       );
@@ -100,7 +112,7 @@ export function App() {
       <a className="skip-link" href="#main">
         Skip to content
       </a>
-      <Header me={me} onSignedOut={signedOut} />
+      <Header me={me} path={path} onSignedOut={signedOut} />
       <main id="main" className="container" tabIndex={-1}>
         {page}
       </main>

@@ -3,7 +3,7 @@ import { api, errorText, type Me } from './api';
 import { Link, navigate } from './router';
 import { roleLabel } from './ui';
 
-export function Header({ me, onSignedOut }: { me: Me; onSignedOut: () => void }) {
+export function Header({ me, path, onSignedOut }: { me: Me; path: string; onSignedOut: () => void }) {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const isAdmin = me.campusRole === 'admin';
@@ -30,7 +30,12 @@ export function Header({ me, onSignedOut }: { me: Me; onSignedOut: () => void })
         <nav aria-label="Main">
           <ul className="nav">
             <li>
-              <Link href="/">Courses</Link>
+              <Link href="/" aria-current={path === '/' || path === '/labs' ? 'page' : undefined}>
+                Labs
+              </Link>
+            </li>
+            <li>
+              <Link href="/courses">Courses</Link>
             </li>
             <li>
               <Link href="/tokens">Tokens</Link>

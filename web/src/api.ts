@@ -56,6 +56,52 @@ export interface RigCheck extends Check {
   engineVersion?: string;
 }
 
+export type LabState = 'queued' | 'placing' | 'starting' | 'ready' | 'stopping' | 'stopped' | 'failed' | 'lost';
+
+export interface CourseRef {
+  id: string;
+  code: string;
+  term: string;
+  title: string;
+}
+
+export interface LaunchableTemplate {
+  id: string;
+  slug: string;
+  title: string;
+  description: string | null;
+  course: CourseRef;
+  resources: { cpus: number; memoryMb: number; gpu: boolean } | null;
+}
+
+export interface Lab {
+  id: string;
+  name: string;
+  state: LabState;
+  stateReason: string | null;
+  owner?: string;
+  template: { id: string; slug: string; title: string; version: number } | null;
+  course: CourseRef | null;
+  rig: string | null;
+  url: string | null;
+  gpu: boolean;
+  createdAt: string;
+  readyAt: string | null;
+  stoppedAt: string | null;
+  warning: { since: string; message: string | null } | null;
+}
+
+/** One `data:` event of `GET /api/labs/:id/progress`; the last one also carries the outcome. */
+export interface LabProgressEvent {
+  progress: number;
+  message: string;
+  at?: string;
+  state?: LabState;
+  ready?: boolean;
+  failed?: boolean;
+  url?: string | null;
+}
+
 export interface Health {
   status: 'ok' | 'degraded' | 'down';
   checks: { database: Check; redis: Check; rigs: RigCheck[] };
@@ -68,6 +114,8 @@ export class ApiError extends Error {
     message: string,
     readonly code?: string,
     readonly correlationId?: string,
+    /** Seconds to wait before retrying, from a 429/503 `Retry-After` header. */
+    readonly retryAfterS?: number,
   ) {
     super(message);
   }
@@ -114,7 +162,32 @@ export async function request<T>(method: string, path: string, opts: RequestOpti
       : Array.isArray(err.message)
         ? err.message.join('; ')
         : `The portal answered ${res.status} ${res.statusText || ''}`.trim();
-  throw new ApiError(res.status, message, err.code, err.correlationId);
+  throw new ApiError(res.status, message, err.code, err.correlationId, retryAfter(res.headers.get('Retry-After')));
+}
+
+/** `Retry-After` as seconds (it may be a number of seconds or an HTTP date). */
+function retryAfter(header: string | null): number | undefined {
+  if (!header) return undefined;
+  const n = Number(header);
+  if (Number.isFinite(n)) return Math.max(0, Math.ceil(n));
+  const at = Date.parse(header);
+  return Number.isNaN(at) ? undefined : Math.max(0, Math.ceil((at - Date.now()) / 1000));
+}
+
+/**
+ * Runs `fn`; when the portal answers 429 (too busy), waits the `Retry-After` seconds (5 s if it gave none),
+ * telling `onWait` how long, and tries once more. A second 429 is thrown to the caller.
+ */
+export async function retryOnceWhenBusy<T>(fn: () => Promise<T>, onWait: (seconds: number) => void): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    if (!(e instanceof ApiError) || e.status !== 429) throw e;
+    const seconds = Math.min(60, e.retryAfterS ?? 5);
+    onWait(seconds);
+    await new Promise((r) => window.setTimeout(r, seconds * 1000));
+    return fn();
+  }
 }
 
 export const api = {
@@ -127,6 +200,11 @@ export const api = {
   createToken: (body: { name: string; scopes: string[]; expires: string }) =>
     request<CreatedToken>('POST', '/api/tokens', { body }),
   revokeToken: (id: string) => request<void>('DELETE', `/api/tokens/${encodeURIComponent(id)}`),
+  launchable: () => request<LaunchableTemplate[]>('GET', '/api/labs/launchable'),
+  labs: () => request<Lab[]>('GET', '/api/labs'),
+  launchLab: (templateId: string) => request<Lab>('POST', '/api/labs', { body: { templateId } }),
+  stopLab: (id: string) => request<Lab>('DELETE', `/api/labs/${encodeURIComponent(id)}`),
+  labProgressUrl: (id: string) => `/api/labs/${encodeURIComponent(id)}/progress`,
   health: () => request<Health>('GET', '/api/health', { accept: [503] }),
 };
 

@@ -91,15 +91,13 @@ export function buildCli(): Command {
         const expiresAt = parseExpiry(opts.expires);
         const scopes = opts.scope ?? (user.campusRole === 'admin' ? ['admin'] : ['read', 'labs']);
         const created = await app.get(TokensService).create(user, { name: opts.name, scopes, expiresAt });
-        await app
-          .get(AuditService)
-          .record({
-            action: 'token.create',
-            actor: 'cli',
-            targetType: 'api_token',
-            targetId: created.record.id,
-            detail: { user: user.username, scopes },
-          });
+        await app.get(AuditService).record({
+          action: 'token.create',
+          actor: 'cli',
+          targetType: 'api_token',
+          targetId: created.record.id,
+          detail: { user: user.username, scopes },
+        });
         process.stderr.write(
           `token for ${user.username} (scopes: ${scopes.join(' ')}; expires: ${expiresAt?.toISOString() ?? 'never'}); it is shown only now:\n`,
         );
@@ -179,15 +177,13 @@ export function buildCli(): Command {
           const added = await app
             .get(RigsService)
             .add({ name, endpoint: o.endpoint, tls, cpus: o.cpus, memoryMb: o.memoryMb, driver: o.driver });
-          await app
-            .get(AuditService)
-            .record({
-              action: 'rig.add',
-              actor: 'cli',
-              targetType: 'rig',
-              targetId: name,
-              detail: { endpoint: o.endpoint },
-            });
+          await app.get(AuditService).record({
+            action: 'rig.add',
+            actor: 'cli',
+            targetType: 'rig',
+            targetId: name,
+            detail: { endpoint: o.endpoint },
+          });
           const [probe] = (await app.get(RigsService).probeAll()).filter((p) => p.rig.id === added.id);
           print(
             `added rig ${name} (${o.endpoint}); engine ${probe?.up ? `answers: Docker ${probe.version}` : `does not answer yet: ${probe && !probe.up ? probe.error : 'unknown'}`}`,
@@ -234,15 +230,13 @@ export function buildCli(): Command {
         const added = await app
           .get(UsersService)
           .add({ username, campusRole: o.role, displayName: o.name, email: o.email });
-        await app
-          .get(AuditService)
-          .record({
-            action: 'user.add',
-            actor: 'cli',
-            targetType: 'user',
-            targetId: added.username,
-            detail: { role: o.role },
-          });
+        await app.get(AuditService).record({
+          action: 'user.add',
+          actor: 'cli',
+          targetType: 'user',
+          targetId: added.username,
+          detail: { role: o.role },
+        });
         print(`added user ${added.username} (${added.campusRole})`);
       }),
     );

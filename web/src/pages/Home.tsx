@@ -1,18 +1,31 @@
 import type { Me } from '../api';
 import { roleLabel } from '../ui';
+import { LabsPage } from './Labs';
 
-export function HomePage({ me }: { me: Me }) {
-  const name = me.displayName || me.username;
+/** The signed-in home page: the student's labs first, their courses below. */
+export function HomePage({ me, onUnauthorized }: { me: Me; onUnauthorized: () => void }) {
   return (
-    <section aria-labelledby="courses-heading">
-      <h1 id="courses-heading">My courses</h1>
+    <>
+      <LabsPage onUnauthorized={onUnauthorized} />
+      <CoursesPage me={me} level={2} />
+    </>
+  );
+}
+
+export function CoursesPage({ me, level = 1 }: { me: Me; level?: 1 | 2 }) {
+  const name = me.displayName || me.username;
+  const Heading = level === 1 ? 'h1' : 'h2';
+  const Sub = level === 1 ? 'h2' : 'h3';
+  return (
+    <section aria-labelledby="courses-heading" className={level === 2 ? 'home-courses' : undefined}>
+      <Heading id="courses-heading">My courses</Heading>
       <p className="muted">
         Signed in as {name}
         {name !== me.username ? ` (${me.username})` : ''}.
       </p>
       {me.courses.length === 0 ? (
         <div className="empty">
-          <h2>You're not in any course yet</h2>
+          <Sub>You're not in any course yet</Sub>
           {me.campusRole === 'student' ? (
             <p>
               Your courses appear here once your instructor adds you to the course roster. Ask them to enrol the

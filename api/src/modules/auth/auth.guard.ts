@@ -3,19 +3,12 @@ import { Reflector } from '@nestjs/core';
 import type { Request } from 'express';
 import { AppError } from '../../platform/http/app-error';
 import type { CampusRole } from '../users/user.entity';
-import { UsersService } from '../users/users.service';
 import { CAMPUS_ROLES_KEY, PUBLIC, Principal, SCOPES_KEY } from './auth.decorators';
-import { AuthErrorCode, badToken, notSignedIn } from './auth.errors';
+import { AuthErrorCode, notSignedIn } from './auth.errors';
+import { PrincipalResolver } from './principal.resolver';
 import { hasScope } from './scopes';
-import { TokensService } from './tokens.service';
 
-type AuthedRequest = Request & { principal?: Principal; session?: { userId?: string } };
-
-/** Pulls the token out of `Authorization: Bearer …` (or JupyterHub's `token …`). */
-export function bearerToken(header: string | undefined): string | null {
-  const m = /^(?:Bearer|token)\s+(\S+)\s*$/i.exec(header ?? '');
-  return m ? m[1] : null;
-}
+type AuthedRequest = Request & { principal?: Principal };
 
 /**
  * Global guard: every route needs a signed-in principal unless marked @Public(); campus roles and
@@ -25,15 +18,14 @@ export function bearerToken(header: string | undefined): string | null {
 export class AuthGuard implements CanActivate {
   constructor(
     private readonly reflector: Reflector,
-    private readonly tokens: TokensService,
-    private readonly users: UsersService,
+    private readonly principals: PrincipalResolver,
   ) {}
 
   async canActivate(ctx: ExecutionContext): Promise<boolean> {
     const targets = [ctx.getHandler(), ctx.getClass()];
     if (this.reflector.getAllAndOverride<boolean>(PUBLIC, targets)) return true;
     const req = ctx.switchToHttp().getRequest<AuthedRequest>();
-    const principal = await this.authenticate(req);
+    const principal = await this.principals.resolve(req);
     if (!principal) throw notSignedIn();
     req.principal = principal;
 
@@ -46,19 +38,5 @@ export class AuthGuard implements CanActivate {
       throw new AppError(AuthErrorCode.MissingScope, 'forbidden', `this token lacks the scope ${scopes.join(' or ')}`);
     }
     return true;
-  }
-
-  private async authenticate(req: AuthedRequest): Promise<Principal | null> {
-    const token = bearerToken(req.headers.authorization);
-    if (token) {
-      const result = await this.tokens.verify(token);
-      if (!result.ok) throw badToken(result.reason);
-      return { user: result.record.user, via: 'token', scopes: result.record.scopes, tokenId: result.record.id };
-    }
-    const userId = req.session?.userId;
-    if (!userId) return null;
-    const user = await this.users.byId(userId);
-    if (!user || user.disabledAt) return null;
-    return { user, via: 'session', scopes: ['*'] };
   }
 }

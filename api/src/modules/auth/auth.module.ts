@@ -6,13 +6,14 @@ import { ApiToken } from './api-token.entity';
 import { AuthController } from './auth.controller';
 import { AuthGuard } from './auth.guard';
 import { AuthService } from './auth.service';
+import { PrincipalResolver } from './principal.resolver';
 import { TokensService } from './tokens.service';
 
 @Module({
   imports: [TypeOrmModule.forFeature([ApiToken, Enrollment]), UsersModule],
   controllers: [AuthController],
-  providers: [TokensService, AuthService, AuthGuard],
-  exports: [TokensService, AuthGuard],
+  providers: [TokensService, AuthService, AuthGuard, PrincipalResolver],
+  exports: [TokensService, AuthGuard, PrincipalResolver],
 })
 export class AuthModule {}
 

@@ -60,7 +60,11 @@ export class TokensService {
     }
     const beyond = scopes.filter((s) => !scopesFor(user.campusRole).includes(s));
     if (beyond.length) {
-      throw new AppError(AuthErrorCode.BadScope, 'forbidden', `a ${user.campusRole} cannot hold a token with scope ${beyond.join(', ')}`);
+      throw new AppError(
+        AuthErrorCode.BadScope,
+        'forbidden',
+        `a ${user.campusRole} cannot hold a token with scope ${beyond.join(', ')}`,
+      );
     }
     const token = PREFIX + randomBytes(32).toString('base64url');
     const record = await this.tokens.save(

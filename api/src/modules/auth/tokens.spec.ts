@@ -1,4 +1,4 @@
-import { bearerToken } from './auth.guard';
+import { bearerToken } from './principal.resolver';
 import { hasScope } from './scopes';
 import { hashToken, parseExpiry } from './tokens.service';
 

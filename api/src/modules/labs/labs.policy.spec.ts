@@ -12,7 +12,13 @@ const rig = (over: Partial<RigCandidate> & { id: string }): RigCandidate => ({
   holdsHome: false,
   ...over,
 });
-const slot = (slotId: string, gpuModel = 'GTX 1070', driverKind = 'nvidia', vramMb = 8192) => ({ slotId, gpuModel, driverKind, vramMb, healthy: true });
+const slot = (slotId: string, gpuModel = 'GTX 1070', driverKind = 'nvidia', vramMb = 8192) => ({
+  slotId,
+  gpuModel,
+  driverKind,
+  vramMb,
+  healthy: true,
+});
 const cpuOnly = { cpuMillis: 1000, memoryMb: 1024, gpu: { required: false } };
 
 describe('lab state machine', () => {
@@ -36,17 +42,40 @@ describe('lab state machine', () => {
 
 describe(choosePlacement.name, () => {
   it('takes only active, reachable rigs that hold the image', () => {
-    const p = choosePlacement([rig({ id: 'a', state: 'draining' }), rig({ id: 'b', reachable: false }), rig({ id: 'c', hasImage: false }), rig({ id: 'd' })], cpuOnly);
+    const p = choosePlacement(
+      [
+        rig({ id: 'a', state: 'draining' }),
+        rig({ id: 'b', reachable: false }),
+        rig({ id: 'c', hasImage: false }),
+        rig({ id: 'd' }),
+      ],
+      cpuOnly,
+    );
     expect(p).toEqual({ ok: true, rigId: 'd', slotIds: [] });
   });
   it('says why nothing fits: no rig, no image, or full', () => {
-    expect(choosePlacement([rig({ id: 'a', state: 'retired' })], cpuOnly)).toEqual({ ok: false, reason: 'no rig is available right now', retryable: true });
-    expect(choosePlacement([rig({ id: 'a', hasImage: false })], cpuOnly)).toMatchObject({ ok: false, retryable: false });
-    expect(choosePlacement([rig({ id: 'a', memoryFreeMb: 512 })], cpuOnly)).toEqual({ ok: false, reason: 'all rigs are full (CPU or memory)', retryable: true });
+    expect(choosePlacement([rig({ id: 'a', state: 'retired' })], cpuOnly)).toEqual({
+      ok: false,
+      reason: 'no rig is available right now',
+      retryable: true,
+    });
+    expect(choosePlacement([rig({ id: 'a', hasImage: false })], cpuOnly)).toMatchObject({
+      ok: false,
+      retryable: false,
+    });
+    expect(choosePlacement([rig({ id: 'a', memoryFreeMb: 512 })], cpuOnly)).toEqual({
+      ok: false,
+      reason: 'all rigs are full (CPU or memory)',
+      retryable: true,
+    });
     expect(choosePlacement([rig({ id: 'a', cpuFreeMillis: 500 })], cpuOnly)).toMatchObject({ ok: false });
   });
-  it('prefers the rig with the student\'s home, then the emptiest', () => {
-    const rigs = [rig({ id: 'a', memoryFreeMb: 2048 }), rig({ id: 'b', memoryFreeMb: 6000 }), rig({ id: 'c', memoryFreeMb: 4000 })];
+  it("prefers the rig with the student's home, then the emptiest", () => {
+    const rigs = [
+      rig({ id: 'a', memoryFreeMb: 2048 }),
+      rig({ id: 'b', memoryFreeMb: 6000 }),
+      rig({ id: 'c', memoryFreeMb: 4000 }),
+    ];
     expect(choosePlacement(rigs, cpuOnly)).toMatchObject({ rigId: 'b' });
     rigs[0].holdsHome = true;
     expect(choosePlacement(rigs, cpuOnly)).toMatchObject({ rigId: 'a' });
@@ -57,17 +86,28 @@ describe(choosePlacement.name, () => {
       rig({ id: 'small', freeSlots: [slot('s2', 'GTX 1060', 'nvidia', 3072)] }),
       rig({ id: 'good', memoryFreeMb: 1024, freeSlots: [slot('s3', 'GTX 1070'), slot('s4', 'GTX 1070')] }),
     ];
-    const p = choosePlacement(rigs, { cpuMillis: 1000, memoryMb: 1024, gpu: { required: true, driverKinds: ['nvidia'], minVramMb: 6000 } });
+    const p = choosePlacement(rigs, {
+      cpuMillis: 1000,
+      memoryMb: 1024,
+      gpu: { required: true, driverKinds: ['nvidia'], minVramMb: 6000 },
+    });
     expect(p).toEqual({ ok: true, rigId: 'good', slotIds: ['s3', 's4'] });
   });
   it('refuses a GPU lab when no suitable slot is free, saying so', () => {
     const unhealthy = { ...slot('s1'), healthy: false };
-    expect(choosePlacement([rig({ id: 'a', freeSlots: [unhealthy] })], { ...cpuOnly, gpu: { required: true } })).toEqual({
+    expect(
+      choosePlacement([rig({ id: 'a', freeSlots: [unhealthy] })], { ...cpuOnly, gpu: { required: true } }),
+    ).toEqual({
       ok: false,
       reason: 'no suitable GPU is free',
       retryable: true,
     });
-    expect(choosePlacement([rig({ id: 'a', freeSlots: [slot('s1')], memoryFreeMb: 100 }), rig({ id: 'b' })], { ...cpuOnly, gpu: { required: true } })).toMatchObject({
+    expect(
+      choosePlacement([rig({ id: 'a', freeSlots: [slot('s1')], memoryFreeMb: 100 }), rig({ id: 'b' })], {
+        ...cpuOnly,
+        gpu: { required: true },
+      }),
+    ).toMatchObject({
       ok: false,
     });
   });
@@ -76,20 +116,38 @@ describe(choosePlacement.name, () => {
 describe(cullDecision.name, () => {
   const t0 = new Date('2026-11-26T10:00:00Z');
   const at = (s: number) => new Date(t0.getTime() + s * 1000);
-  const base = { startedAt: t0, lastActivityAt: t0, busy: false, idleTimeoutS: 1800, maxAgeS: 8 * 3600, warnedAt: null, warnAheadS: 300 };
+  const base = {
+    startedAt: t0,
+    lastActivityAt: t0,
+    busy: false,
+    idleTimeoutS: 1800,
+    maxAgeS: 8 * 3600,
+    warnedAt: null,
+    warnAheadS: 300,
+  };
 
   it('keeps an active lab', () => expect(cullDecision({ ...base, now: at(600) })).toEqual({ action: 'keep' }));
   it('warns before stopping an idle lab, then stops it', () => {
-    expect(cullDecision({ ...base, now: at(1600) })).toEqual({ action: 'warn', stopAt: at(1800), reason: 'it was idle for 30 min' });
+    expect(cullDecision({ ...base, now: at(1600) })).toEqual({
+      action: 'warn',
+      stopAt: at(1800),
+      reason: 'it was idle for 30 min',
+    });
     expect(cullDecision({ ...base, now: at(1700), warnedAt: at(1600) })).toEqual({ action: 'keep' });
-    expect(cullDecision({ ...base, now: at(1900), warnedAt: at(1600) })).toEqual({ action: 'stop', reason: 'stopped because it was idle for 30 min' });
+    expect(cullDecision({ ...base, now: at(1900), warnedAt: at(1600) })).toEqual({
+      action: 'stop',
+      reason: 'stopped because it was idle for 30 min',
+    });
   });
   it('never stops without a warning, even when the culler comes late', () => {
     expect(cullDecision({ ...base, now: at(5000) })).toMatchObject({ action: 'warn', stopAt: at(5300) });
   });
   it('spares a busy kernel however long it runs, until the maximum age', () => {
     expect(cullDecision({ ...base, busy: true, now: at(4 * 3600) })).toEqual({ action: 'keep' });
-    expect(cullDecision({ ...base, busy: true, now: at(8 * 3600 - 200) })).toMatchObject({ action: 'warn', reason: 'it reached the maximum age of 8 h' });
+    expect(cullDecision({ ...base, busy: true, now: at(8 * 3600 - 200) })).toMatchObject({
+      action: 'warn',
+      reason: 'it reached the maximum age of 8 h',
+    });
     expect(cullDecision({ ...base, busy: true, now: at(8 * 3600 + 200), warnedAt: at(8 * 3600 - 200) })).toEqual({
       action: 'stop',
       reason: 'stopped because it reached the maximum age of 8 h',

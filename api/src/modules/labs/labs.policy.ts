@@ -54,8 +54,7 @@ export interface PlacementRequest {
 }
 
 export type Placement =
-  | { ok: true; rigId: string; slotIds: string[] }
-  | { ok: false; reason: string; retryable: boolean };
+  { ok: true; rigId: string; slotIds: string[] } | { ok: false; reason: string; retryable: boolean };
 
 function slotFits(slot: SlotCandidate, gpu: GpuPolicy): boolean {
   if (!slot.healthy) return false;
@@ -75,15 +74,23 @@ export function choosePlacement(rigs: RigCandidate[], req: PlacementRequest): Pl
   const eligible = rigs.filter((r) => r.state === 'active' && r.reachable);
   if (eligible.length === 0) return { ok: false, reason: 'no rig is available right now', retryable: true };
   const withImage = eligible.filter((r) => r.hasImage);
-  if (withImage.length === 0) return { ok: false, reason: 'no available rig has this lab\'s image yet', retryable: false };
+  if (withImage.length === 0)
+    return { ok: false, reason: "no available rig has this lab's image yet", retryable: false };
   const roomy = withImage.filter((r) => r.cpuFreeMillis >= req.cpuMillis && r.memoryFreeMb >= req.memoryMb);
   if (roomy.length === 0) return { ok: false, reason: 'all rigs are full (CPU or memory)', retryable: true };
-  let fitting = roomy.map((r) => ({ rig: r, slots: req.gpu.required ? r.freeSlots.filter((s) => slotFits(s, req.gpu)) : [] }));
+  let fitting = roomy.map((r) => ({
+    rig: r,
+    slots: req.gpu.required ? r.freeSlots.filter((s) => slotFits(s, req.gpu)) : [],
+  }));
   if (req.gpu.required) {
     fitting = fitting.filter((f) => f.slots.length > 0);
     if (fitting.length === 0) {
       const anyModel = withImage.some((r) => r.freeSlots.some((s) => slotFits(s, req.gpu)));
-      return { ok: false, reason: anyModel ? 'all rigs with a suitable GPU are full' : 'no suitable GPU is free', retryable: true };
+      return {
+        ok: false,
+        reason: anyModel ? 'all rigs with a suitable GPU are full' : 'no suitable GPU is free',
+        retryable: true,
+      };
     }
   }
   fitting.sort(
@@ -111,9 +118,7 @@ export interface ActivityView {
 }
 
 export type CullDecision =
-  | { action: 'keep' }
-  | { action: 'warn'; stopAt: Date; reason: string }
-  | { action: 'stop'; reason: string };
+  { action: 'keep' } | { action: 'warn'; stopAt: Date; reason: string } | { action: 'stop'; reason: string };
 
 /**
  * Idle culling in JupyterHub's spirit: idle = no busy kernel and no activity for the idle timeout;
@@ -126,7 +131,8 @@ export function cullDecision(v: ActivityView): CullDecision {
   const ageLeft = v.maxAgeS - ageS;
   const idleLeft = v.busy ? Infinity : v.idleTimeoutS - idleS;
   const left = Math.min(ageLeft, idleLeft);
-  const why = ageLeft <= idleLeft ? `it reached the maximum age of ${fmt(v.maxAgeS)}` : `it was idle for ${fmt(v.idleTimeoutS)}`;
+  const why =
+    ageLeft <= idleLeft ? `it reached the maximum age of ${fmt(v.maxAgeS)}` : `it was idle for ${fmt(v.idleTimeoutS)}`;
   if (left <= 0) {
     // Never stop without a warning first, however late the culler comes round.
     if (!v.warnedAt) return { action: 'warn', stopAt: new Date(v.now.getTime() + v.warnAheadS * 1000), reason: why };

@@ -3,7 +3,14 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { isAbsolute, join } from 'node:path';
 import { Gauge } from 'prom-client';
 import { In, Not, Repository } from 'typeorm';
-import { EndpointError, EngineEndpoint, EngineProbe, parseEndpoint, probeEngine } from '../../../../spawner/src';
+import {
+  EndpointError,
+  EngineEndpoint,
+  EngineProbe,
+  parseEndpoint,
+  probeEngine,
+  RigTarget,
+} from '../../../../spawner/src';
 import type { Config } from '../../platform/config/config';
 import { CONFIG } from '../../platform/config/config.module';
 import { AppError } from '../../platform/http/app-error';
@@ -54,6 +61,18 @@ export class RigsService {
     return {
       url: rig.dockerEndpoint,
       tls: rig.tls ? { ca: abs(rig.tls.ca), cert: abs(rig.tls.cert), key: abs(rig.tls.key) } : null,
+    };
+  }
+
+  /** The rig as the spawner needs it: same-host engines are reached on the lab bridge, remote ones by published port. */
+  targetOf(rig: Rig): RigTarget {
+    const endpoint = this.endpointOf(rig);
+    const parsed = parseEndpoint(endpoint);
+    return {
+      id: rig.id,
+      name: rig.name,
+      endpoint,
+      reach: parsed.kind === 'unix' ? { mode: 'bridge' } : { mode: 'publish', publishHost: parsed.host },
     };
   }
 

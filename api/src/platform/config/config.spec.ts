@@ -41,7 +41,7 @@ describe(loadConfig.name, () => {
     ['LOG_LEVEL', 'loud', /LOG_LEVEL: must be one of/],
     ['RUN_WORKERS', 'maybe', /RUN_WORKERS: must be true or false/],
     ['RIG_PROBE_TIMEOUT_MS', '5', /RIG_PROBE_TIMEOUT_MS: must be at least 100/],
-    ['QUEUE_PREFIX', 'Bad Prefix!', /QUEUE_PREFIX: must be 1-40 characters/],
+    ['DEPLOYMENT_ID', 'Bad Prefix!', /DEPLOYMENT_ID: must be 1-40 characters/],
   ])('names %s when it is %p', (name, value, message) => {
     const found = problems({ [name]: value });
     expect(found).toHaveLength(1);

@@ -47,7 +47,7 @@ export const envSchema = z.object({
       message: 'must be one of fatal, error, warn, info, debug, trace, silent',
     })
     .default('info'),
-  QUEUE_PREFIX: z
+  DEPLOYMENT_ID: z
     .string()
     .regex(/^[a-z0-9_-]{1,40}$/, 'must be 1-40 characters of a-z, 0-9, _ or -')
     .default('riglab'),
@@ -57,6 +57,15 @@ export const envSchema = z.object({
   RIG_PROBE_INTERVAL_S: intIn(5, 3600, 30),
   RIG_TLS_DIR: z.string().optional(),
   SESSION_IDLE_MINUTES: intIn(5, 7 * 24 * 60, 8 * 60),
+  LAUNCH_TIMEOUT_S: intIn(10, 3600, 120),
+  LAUNCH_CONCURRENCY: intIn(1, 10000, 20),
+  RECONCILE_INTERVAL_S: intIn(5, 3600, 30),
+  LOST_GRACE_S: intIn(0, 3600, 60),
+  CULL_INTERVAL_S: intIn(5, 3600, 60),
+  CULL_WARN_S: intIn(0, 3600, 300),
+  HOME_STORAGE: z.enum(['local', 'nfs'], { message: 'must be local or nfs' }).default('local'),
+  HOME_NFS_SERVER: z.string().optional(),
+  HOME_NFS_EXPORT: z.string().optional(),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -70,12 +79,25 @@ export interface Config {
   redisUrl: string;
   sessionSecret: string;
   logLevel: Env['LOG_LEVEL'];
-  queuePrefix: string;
+  deployment: string;
   runWorkers: boolean;
   /** Password-less sign-in for demos; refused at boot outside development mode. */
   devSignIn: boolean;
   rigs: { probeTimeoutMs: number; probeIntervalS: number; tlsDir: string };
   sessionIdleMinutes: number;
+  labs: {
+    /** From Launch to Jupyter answering; past it the launch fails and everything it held is freed. */
+    launchTimeoutS: number;
+    /** Launches in flight at once, portal-wide; more get 429 + Retry-After. */
+    launchConcurrency: number;
+    reconcileIntervalS: number;
+    /** How long a rig may be unreachable before its labs are declared lost. */
+    lostGraceS: number;
+    cullIntervalS: number;
+    cullWarnS: number;
+  };
+  /** Where students' homes live: a local volume on the rig, or NFS shared by every rig. */
+  homes: { storage: 'local' } | { storage: 'nfs'; server: string; exportPath: string };
   projectRoot: string;
 }
 
@@ -106,6 +128,10 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError([...byVar.values()]);
   }
   const e = parsed.data;
+  if (e.HOME_STORAGE === 'nfs') {
+    const missing = (['HOME_NFS_SERVER', 'HOME_NFS_EXPORT'] as const).filter((k) => !e[k]);
+    if (missing.length) throw new ConfigError(missing.map((k) => `${k}: is required when HOME_STORAGE=nfs`));
+  }
   if (e.DEV_SIGN_IN && e.RIGLAB_ENV !== 'development') {
     throw new ConfigError(['DEV_SIGN_IN: may only be true when RIGLAB_ENV=development']);
   }
@@ -119,7 +145,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     redisUrl: e.REDIS_URL,
     sessionSecret: e.SESSION_SECRET,
     logLevel: e.LOG_LEVEL,
-    queuePrefix: e.QUEUE_PREFIX,
+    deployment: e.DEPLOYMENT_ID,
     runWorkers: e.RUN_WORKERS,
     devSignIn: e.DEV_SIGN_IN,
     rigs: {
@@ -128,6 +154,18 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       tlsDir: isAbsolute(tlsDir) ? tlsDir : join(root, tlsDir),
     },
     sessionIdleMinutes: e.SESSION_IDLE_MINUTES,
+    labs: {
+      launchTimeoutS: e.LAUNCH_TIMEOUT_S,
+      launchConcurrency: e.LAUNCH_CONCURRENCY,
+      reconcileIntervalS: e.RECONCILE_INTERVAL_S,
+      lostGraceS: e.LOST_GRACE_S,
+      cullIntervalS: e.CULL_INTERVAL_S,
+      cullWarnS: e.CULL_WARN_S,
+    },
+    homes:
+      e.HOME_STORAGE === 'nfs'
+        ? { storage: 'nfs', server: e.HOME_NFS_SERVER!, exportPath: e.HOME_NFS_EXPORT! }
+        : { storage: 'local' },
     projectRoot: root,
   };
 }

@@ -6,6 +6,7 @@ import type { NextFunction, Request, Response } from 'express';
 import session from 'express-session';
 import { Logger } from 'nestjs-pino';
 import { existsSync } from 'node:fs';
+import type { Duplex } from 'node:stream';
 import { join } from 'node:path';
 import { DataSource } from 'typeorm';
 import { AppModule } from '../../app.module';
@@ -15,7 +16,10 @@ import { RedisService } from '../redis/redis.service';
 import { ErrorFilter } from './error.filter';
 import { validationPipe } from './validation.pipe';
 
-export const SESSION_COOKIE = 'riglab_session';
+import { SESSION_COOKIE_NAME } from '../../modules/auth/session-cookie';
+import { LabProxyService } from '../../modules/proxy/lab-proxy.service';
+
+export const SESSION_COOKIE = SESSION_COOKIE_NAME;
 const NOT_WEB = /^\/(api|metrics|user|auth)(\/|$)/;
 
 /** Builds the portal: API, metrics, OpenAPI viewer, browser sessions and the web UI. Does not listen. */
@@ -49,7 +53,7 @@ export async function createApp(config: Config): Promise<NestExpressApplication>
   const sessions = session({
     name: SESSION_COOKIE,
     secret: config.sessionSecret,
-    store: new RedisStore({ client: app.get(RedisService).client, prefix: `${config.queuePrefix}:sess:` }),
+    store: new RedisStore({ client: app.get(RedisService).client, prefix: `${config.deployment}:sess:` }),
     resave: false,
     saveUninitialized: false,
     rolling: true,
@@ -62,6 +66,15 @@ export async function createApp(config: Config): Promise<NestExpressApplication>
   });
   // A session store outage must not take token-authenticated calls down with it: carry on unsigned-in.
   app.use((req: Request, res: Response, next: NextFunction) => sessions(req, res, () => next()));
+
+  // Notebook traffic: before Nest's router and body parsers, so request bodies stream through untouched.
+  const labProxy = app.get(LabProxyService);
+  app.use(labProxy.middleware());
+  app.getHttpServer().on('upgrade', (req: Request, socket: Duplex, head: Buffer) => {
+    if (!LabProxyService.matches(req.url)) return socket.destroy();
+    // Browser sessions are read the same way as for HTTP requests.
+    sessions(req, {} as Response, () => void labProxy.upgrade(req, socket, head));
+  });
 
   app.useGlobalFilters(new ErrorFilter());
   app.useGlobalPipes(validationPipe());

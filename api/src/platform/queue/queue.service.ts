@@ -59,7 +59,7 @@ export class QueueService implements OnModuleInit, OnApplicationBootstrap, OnMod
     this.handlers = buildHandlerMap(found);
     const producer = this.redis.create('riglab-queue');
     for (const name of Object.values(QueueName)) {
-      const queue = new Queue(name, { connection: producer, prefix: this.config.queuePrefix });
+      const queue = new Queue(name, { connection: producer, prefix: this.config.deployment });
       queue.on('error', () => undefined); // RedisService already reports connection trouble
       this.queues.set(name, queue);
     }
@@ -74,7 +74,7 @@ export class QueueService implements OnModuleInit, OnApplicationBootstrap, OnMod
       });
       const worker = new Worker(name, (job) => this.run(job.name, job.data), {
         connection,
-        prefix: this.config.queuePrefix,
+        prefix: this.config.deployment,
         concurrency: 4,
       });
       worker.on('error', () => undefined);
@@ -99,12 +99,21 @@ export class QueueService implements OnModuleInit, OnApplicationBootstrap, OnMod
 
   /** Periodic jobs, (re)registered until Redis accepts them: a boot while Redis is away still schedules. */
   private async scheduleRepeating(): Promise<void> {
+    const every: Array<[JobName.ProbeRigs | JobName.Reconcile | JobName.CullIdle, number]> = [
+      [JobName.ProbeRigs, this.config.rigs.probeIntervalS],
+      [JobName.Reconcile, this.config.labs.reconcileIntervalS],
+      [JobName.CullIdle, this.config.labs.cullIntervalS],
+    ];
     try {
-      await this.queue(JobName.ProbeRigs).upsertJobScheduler(
-        JobName.ProbeRigs,
-        { every: this.config.rigs.probeIntervalS * 1000 },
-        { name: JobName.ProbeRigs, data: {}, opts: { removeOnComplete: 100, removeOnFail: 100 } },
-      );
+      for (const [job, seconds] of every) {
+        await this.queue(job).upsertJobScheduler(
+          job,
+          { every: seconds * 1000 },
+          { name: job, data: {}, opts: { removeOnComplete: 100, removeOnFail: 100 } },
+        );
+      }
+      // Level-triggered repair at boot, before the first period is up (DESIGN.md).
+      await this.enqueue(JobName.Reconcile, {}, { jobId: `boot-reconcile-${Date.now()}` });
     } catch {
       this.schedulerTimer = setTimeout(() => void this.scheduleRepeating(), 5000);
     }
@@ -114,7 +123,7 @@ export class QueueService implements OnModuleInit, OnApplicationBootstrap, OnMod
     return this.queues.get(JOB_QUEUE[job])!;
   }
 
-  /** Adds a job; `jobId` derived from the work (e.g. `<session>:stop`) makes repeats no-ops. */
+  /** Adds a job; `jobId` derived from the work (e.g. `<session>.stop`; BullMQ forbids `:`) makes repeats no-ops. */
   async enqueue<N extends JobName>(job: N, data: JobData<N>, opts: JobsOptions = {}): Promise<void> {
     await this.queue(job).add(job, data, { removeOnComplete: 1000, removeOnFail: 1000, ...opts });
   }

@@ -1,0 +1,216 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { join } from 'node:path';
+import { DataSource } from 'typeorm';
+import type { GpuAssignment, LabSpec, SpawnHandle, Spawner } from '../../../../spawner/src';
+import type { Config } from '../../platform/config/config';
+import { CONFIG } from '../../platform/config/config.module';
+import { JobHandler } from '../../platform/queue/job-handler.decorator';
+import { JobName } from '../../platform/queue/jobs';
+import { QueueService } from '../../platform/queue/queue.service';
+import { Gpu, GpuSlot, Rig } from '../rigs/rig.entity';
+import { RigsService } from '../rigs/rigs.service';
+import { LabMetrics } from './lab.metrics';
+import { LabProgressService } from './lab-progress.service';
+import { LabSession } from './lab-session.entity';
+import { LabSessionsRepository } from './lab-sessions.repository';
+import { waitForJupyter } from './jupyter.client';
+import { PlacementService } from './placement.service';
+import { SPAWNER } from './spawner.provider';
+
+/** `/user/<name>/<lab>/`: JupyterHub's URL scheme. */
+export const labBaseUrl = (username: string, lab: string) => `/user/${username}/${lab}/`;
+
+/** One home per student per course, named so that it is found again at the next launch. */
+export function homeVolumeName(deployment: string, username: string, courseCode: string, term: string): string {
+  return `riglab-home-${deployment}-${username}-${courseCode}-${term}`.toLowerCase().replace(/[^a-z0-9_.-]/g, '-');
+}
+
+const RETRY_PLACEMENT_MS = 2000;
+
+/**
+ * Runs launches and stops as jobs. Each handler re-reads the session and acts only on the state it
+ * finds (jobs may run twice, late, or after a portal restart); the spawner's calls are idempotent.
+ */
+@Injectable()
+export class LabRunnerService {
+  private readonly log = new Logger(LabRunnerService.name);
+
+  constructor(
+    @Inject(CONFIG) private readonly config: Config,
+    @InjectDataSource() private readonly db: DataSource,
+    @Inject(SPAWNER) private readonly spawner: Spawner,
+    private readonly sessions: LabSessionsRepository,
+    private readonly placement: PlacementService,
+    private readonly progress: LabProgressService,
+    private readonly rigs: RigsService,
+    private readonly queue: QueueService,
+    private readonly metrics: LabMetrics,
+  ) {}
+
+  @JobHandler(JobName.LaunchLab)
+  async launch({ sessionId }: { sessionId: string }): Promise<string> {
+    let session = await this.sessions.byId(sessionId);
+    if (!session) return 'gone';
+    const deadline = session.createdAt.getTime() + this.config.labs.launchTimeoutS * 1000;
+    try {
+      if (session.state === 'queued' || session.state === 'placing') {
+        if (Date.now() > deadline) {
+          await this.fail(
+            session,
+            `no rig had room within ${this.config.labs.launchTimeoutS} s (${session.stateReason || 'waiting'})`,
+          );
+          return 'timed out waiting';
+        }
+        const placing = await this.sessions.transition(sessionId, 'placing', 'looking for a rig', {}, [
+          'queued',
+          'placing',
+        ]);
+        if (!placing) return 'moved on';
+        await this.progress.report(sessionId, 10, 'Looking for a rig with room for this lab');
+        const placed = await this.placement.place(placing);
+        if (!placed.ok) {
+          if (!placed.retryable) {
+            await this.fail(placing, placed.reason);
+            return 'unplaceable';
+          }
+          const waiting = await this.sessions.transition(sessionId, 'queued', `waiting: ${placed.reason}`, {}, [
+            'placing',
+          ]);
+          if (waiting) {
+            await this.progress.report(sessionId, 5, `Waiting in the queue: ${placed.reason}`);
+            await this.queue.enqueue(
+              JobName.LaunchLab,
+              { sessionId },
+              { jobId: `${sessionId}.launch.${Date.now()}`, delay: RETRY_PLACEMENT_MS },
+            );
+          }
+          return 'queued';
+        }
+        session = placed.session;
+        await this.progress.report(sessionId, 20, `Placed on rig ${placed.rig.name}`);
+      }
+      if (session.state !== 'starting') return `nothing to do in state ${session.state}`;
+      await this.start(session, deadline);
+      return 'ready';
+    } catch (err) {
+      const reason = (err as Error).message;
+      this.log.warn(`launch of ${sessionId} failed: ${reason}`);
+      const current = await this.sessions.byId(sessionId);
+      if (current) await this.fail(current, reason);
+      return 'failed';
+    }
+  }
+
+  private async start(session: LabSession, deadline: number): Promise<void> {
+    const rig = session.rig ?? (await this.db.getRepository(Rig).findOneByOrFail({ id: session.rigId! }));
+    const target = this.rigs.targetOf(rig);
+    const spec = await this.specOf(session);
+    const { handle, url } = await this.spawner.start(
+      target,
+      spec,
+      (p) => void this.progress.report(session.id, 20 + p.progress * 0.6, p.message),
+    );
+    const updated = await this.sessions.transition(
+      session.id,
+      'starting',
+      'container running; waiting for Jupyter',
+      { handle: handle as unknown as Record<string, unknown>, endpoint: url },
+      ['starting'],
+    );
+    if (!updated) {
+      // Stopped while we were starting: the stop job (or the reconciler) removes the container.
+      return;
+    }
+    await this.progress.report(session.id, 85, 'Waiting for Jupyter to answer');
+    await waitForJupyter(
+      { endpoint: url, baseUrl: spec.baseUrl, token: spec.token },
+      deadline,
+      async () => (await this.sessions.byId(session.id))?.state !== 'starting',
+    );
+    const ready = await this.sessions.transition(
+      session.id,
+      'ready',
+      'Jupyter is answering',
+      { readyAt: new Date(), lastActivityAt: new Date() },
+      ['starting'],
+    );
+    if (ready) {
+      this.metrics.spawnDuration.observe({ status: 'success' }, (Date.now() - session.createdAt.getTime()) / 1000);
+      await this.progress.report(session.id, 100, 'Your lab is ready');
+    }
+  }
+
+  /** What the spawner is asked for: all policy decided here, none in spawner/. */
+  private async specOf(session: LabSession): Promise<LabSpec> {
+    const version = session.templateVersion!;
+    const user = session.user!;
+    const course = session.course!;
+    const slot = await this.db.getRepository(GpuSlot).findOne({ where: { sessionId: session.id } });
+    let gpu: GpuAssignment | null = null;
+    if (slot) {
+      const g = await this.db.getRepository(Gpu).findOneByOrFail({ id: slot.gpuId });
+      if (g.driverKind !== 'none') gpu = { driver: g.driverKind, deviceIds: g.deviceIds };
+    }
+    const volume = homeVolumeName(this.config.deployment, user.username, course.code, course.term);
+    const homes = this.config.homes;
+    return {
+      sessionId: session.id,
+      owner: {
+        username: user.username,
+        course: `${course.code}-${course.term}`,
+        template: version.template?.slug ?? session.name,
+      },
+      deployment: this.config.deployment,
+      image: version.image,
+      cpuMillis: version.cpuMillis,
+      memoryMb: version.memoryMb,
+      pidsLimit: version.pidsLimit,
+      baseUrl: labBaseUrl(user.username, session.name),
+      token: session.jupyterToken!,
+      gpu,
+      home: {
+        volume,
+        driverOpts:
+          homes.storage === 'nfs'
+            ? { type: 'nfs', o: `addr=${homes.server},rw,nfsvers=4`, device: `:${homes.exportPath}/${volume}` }
+            : undefined,
+        starterFiles: version.starterFiles
+          ? join(this.config.projectRoot, 'course-templates', version.starterFiles)
+          : null,
+      },
+    };
+  }
+
+  /** Ends a launch that cannot go on: removes whatever container it had, frees its GPU slot, says why. */
+  async fail(session: LabSession, reason: string): Promise<void> {
+    const failed = await this.sessions.transition(session.id, 'failed', reason);
+    if (!failed) return;
+    this.metrics.spawnDuration.observe({ status: 'failure' }, (Date.now() - session.createdAt.getTime()) / 1000);
+    await this.progress.report(session.id, 100, `Launch failed: ${reason}`);
+    await this.removeContainer(session);
+  }
+
+  @JobHandler(JobName.StopLab)
+  async stop({ sessionId }: { sessionId: string }): Promise<string> {
+    const session = await this.sessions.byId(sessionId);
+    if (!session || session.state !== 'stopping') return 'nothing to stop';
+    await this.removeContainer(session);
+    await this.sessions.transition(sessionId, 'stopped', session.stateReason || 'stopped', { stoppedAt: new Date() }, [
+      'stopping',
+    ]);
+    await this.progress.report(sessionId, 100, 'Your lab has stopped; your files are kept');
+    return 'stopped';
+  }
+
+  /** Stops and removes the session's container (never its home). Idempotent. */
+  async removeContainer(session: LabSession): Promise<void> {
+    const handle = session.handle as unknown as SpawnHandle | null;
+    if (!handle || !session.rigId) return;
+    const rig = session.rig ?? (await this.db.getRepository(Rig).findOneBy({ id: session.rigId }));
+    if (!rig) return;
+    const target = this.rigs.targetOf(rig);
+    await this.spawner.stop(target, handle, { now: false });
+    await this.spawner.remove(target, handle);
+  }
+}

@@ -1,0 +1,229 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { randomBytes } from 'node:crypto';
+import { DataSource, In, QueryFailedError } from 'typeorm';
+import type { Config } from '../../platform/config/config';
+import { CONFIG } from '../../platform/config/config.module';
+import { AppError } from '../../platform/http/app-error';
+import { JobName } from '../../platform/queue/jobs';
+import { QueueService } from '../../platform/queue/queue.service';
+import type { Principal } from '../auth/auth.decorators';
+import { Enrollment } from '../courses/course.entity';
+import { LabTemplate, LabTemplateVersion } from '../templates/lab-template.entity';
+import { ACTIVE_LAB_STATES, LabSession, LabState } from './lab-session.entity';
+import { LabProgressService, ProgressEvent } from './lab-progress.service';
+import { LabSessionsRepository } from './lab-sessions.repository';
+import { labBaseUrl } from './lab-runner.service';
+import { RouteTable } from './route-table';
+import { LabErrorCode, labNotFound } from './labs.errors';
+
+const FINAL: LabState[] = ['stopped', 'failed', 'lost'];
+
+export function labView(s: LabSession) {
+  const tpl = s.templateVersion?.template;
+  return {
+    id: s.id,
+    name: s.name,
+    state: s.state,
+    stateReason: s.stateReason,
+    owner: s.user?.username,
+    template: tpl ? { id: tpl.id, slug: tpl.slug, title: tpl.title, version: s.templateVersion!.version } : null,
+    course: s.course ? { id: s.course.id, code: s.course.code, term: s.course.term, title: s.course.title } : null,
+    rig: s.rig?.name ?? null,
+    url: s.state === 'ready' && s.user ? labBaseUrl(s.user.username, s.name) : null,
+    gpu: s.templateVersion?.gpuPolicy.required ?? false,
+    createdAt: s.createdAt,
+    readyAt: s.readyAt,
+    stoppedAt: s.stoppedAt,
+    warning: s.cullWarnedAt && s.state === 'ready' ? { since: s.cullWarnedAt, message: s.stateReason } : null,
+  };
+}
+
+/** What a student does with labs: launch, look, stop. Policy lives in the runner, placement and culler. */
+@Injectable()
+export class LabsService {
+  constructor(
+    @Inject(CONFIG) private readonly config: Config,
+    @InjectDataSource() private readonly db: DataSource,
+    private readonly sessions: LabSessionsRepository,
+    private readonly progress: LabProgressService,
+    private readonly queue: QueueService,
+    private readonly routes: RouteTable,
+  ) {}
+
+  /** Templates the user may launch: published, in a course they belong to that is not archived. */
+  async launchable(p: Principal) {
+    const qb = this.db
+      .getRepository(LabTemplate)
+      .createQueryBuilder('t')
+      .innerJoinAndSelect('t.course', 'c')
+      .where('t.published = true AND c.archived_at IS NULL');
+    if (p.user.campusRole !== 'admin')
+      qb.innerJoin(Enrollment, 'e', 'e.course_id = c.id AND e.user_id = :uid', { uid: p.user.id });
+    const templates = await qb.orderBy('c.code').addOrderBy('t.title').getMany();
+    const versions = await this.db
+      .getRepository(LabTemplateVersion)
+      .find({ where: templates.map((t) => ({ templateId: t.id, version: t.currentVersion ?? 0 })) });
+    return templates.map((t) => {
+      const v = versions.find((x) => x.templateId === t.id);
+      return {
+        id: t.id,
+        slug: t.slug,
+        title: t.title,
+        description: t.description,
+        course: { id: t.course!.id, code: t.course!.code, term: t.course!.term, title: t.course!.title },
+        resources: v ? { cpus: v.cpuMillis / 1000, memoryMb: v.memoryMb, gpu: v.gpuPolicy.required } : null,
+      };
+    });
+  }
+
+  /** Starts the caller's lab for a template, or returns the one already live (a second click is harmless). */
+  async launch(p: Principal, templateId: string): Promise<{ created: boolean; session: LabSession }> {
+    const template = /^[0-9a-f-]{36}$/i.test(templateId)
+      ? await this.db.getRepository(LabTemplate).findOne({ where: { id: templateId }, relations: { course: true } })
+      : null;
+    if (!template || !template.published || template.currentVersion === null) {
+      throw new AppError(LabErrorCode.TemplateNotFound, 'not_found', 'no published lab template with that id');
+    }
+    if (template.course!.archivedAt)
+      throw new AppError(
+        LabErrorCode.CourseArchived,
+        'conflict',
+        `course ${template.course!.code} is archived: its labs cannot be launched`,
+      );
+    if (
+      p.user.campusRole !== 'admin' &&
+      !(await this.db.getRepository(Enrollment).exist({ where: { userId: p.user.id, courseId: template.courseId } }))
+    ) {
+      throw new AppError(LabErrorCode.NotEnrolled, 'forbidden', `you are not enrolled in ${template.course!.code}`);
+    }
+    const existing = await this.liveFor(p.user.id, template.id);
+    if (existing) return { created: false, session: existing };
+
+    const inFlight = await this.db
+      .getRepository(LabSession)
+      .count({ where: { state: In(['queued', 'placing', 'starting']) } });
+    if (inFlight >= this.config.labs.launchConcurrency) {
+      throw new AppError(
+        LabErrorCode.TooManyLaunches,
+        'capacity',
+        `too many labs are starting right now (${inFlight}); try again in a few seconds`,
+        10,
+      );
+    }
+    const version = await this.db
+      .getRepository(LabTemplateVersion)
+      .findOneByOrFail({ templateId: template.id, version: template.currentVersion });
+    let id: string;
+    try {
+      id = await this.db.transaction(async (m) => {
+        const row = await m.getRepository(LabSession).save(
+          m.getRepository(LabSession).create({
+            userId: p.user.id,
+            courseId: template.courseId,
+            templateVersionId: version.id,
+            name: template.slug,
+            state: 'queued',
+            stateReason: 'waiting for a rig',
+            jupyterToken: randomBytes(24).toString('hex'),
+          }),
+        );
+        await m.query(
+          `INSERT INTO lab_session_events (session_id, from_state, to_state, reason) VALUES ($1, NULL, 'queued', 'launched by the student')`,
+          [row.id],
+        );
+        return row.id;
+      });
+    } catch (err) {
+      // Two clicks at once: the partial unique index lets one win; the other returns the winner.
+      if (err instanceof QueryFailedError && /uq_lab_sessions_active/.test(err.message)) {
+        const winner = await this.liveFor(p.user.id, template.id);
+        if (winner) return { created: false, session: winner };
+      }
+      throw err;
+    }
+    await this.progress.report(id, 0, 'Queued');
+    await this.queue.enqueue(JobName.LaunchLab, { sessionId: id }, { jobId: `${id}.launch` });
+    return { created: true, session: (await this.sessions.byId(id))! };
+  }
+
+  private async liveFor(userId: string, templateId: string): Promise<LabSession | null> {
+    const live = await this.db
+      .getRepository(LabSession)
+      .createQueryBuilder('s')
+      .innerJoin('s.templateVersion', 'v')
+      .where('s.user_id = :userId AND v.template_id = :templateId AND s.state IN (:...states)', {
+        userId,
+        templateId,
+        states: ACTIVE_LAB_STATES,
+      })
+      .getOne();
+    return live ? this.sessions.byId(live.id) : null;
+  }
+
+  async list(p: Principal, all = false): Promise<LabSession[]> {
+    return this.db.getRepository(LabSession).find({
+      where: all && p.user.campusRole === 'admin' ? {} : { userId: p.user.id },
+      relations: { templateVersion: { template: true }, course: true, rig: true, user: true },
+      order: { createdAt: 'DESC' },
+      take: 100,
+    });
+  }
+
+  /** The session, if the caller owns it (admins see all). Others get "not found", never a hint it exists. */
+  async get(p: Principal, id: string): Promise<LabSession> {
+    const s = /^[0-9a-f-]{36}$/i.test(id) ? await this.sessions.byId(id) : null;
+    if (!s || (s.userId !== p.user.id && p.user.campusRole !== 'admin')) throw labNotFound();
+    return s;
+  }
+
+  /** Asks the lab to stop; the home volume is kept. Stopping a stopped lab is harmless. */
+  async stop(p: Principal, id: string, reason = 'stopped by the student'): Promise<LabSession> {
+    const s = await this.get(p, id);
+    if (FINAL.includes(s.state)) return s;
+    const moved = await this.sessions.transition(s.id, 'stopping', reason);
+    if (moved) {
+      this.routes.forget(moved.user!.username, moved.name);
+      await this.progress.report(s.id, 100, 'Stopping your lab');
+      await this.queue.enqueue(JobName.StopLab, { sessionId: s.id }, { jobId: `${s.id}.stop` });
+    }
+    return (await this.sessions.byId(s.id))!;
+  }
+
+  /**
+   * Streams launch progress until the lab is ready or over: first what happened so far, then each new
+   * step. The final event carries `ready`/`failed` and, when ready, the lab's URL (JupyterHub's shape).
+   */
+  async streamProgress(
+    p: Principal,
+    id: string,
+    send: (e: Record<string, unknown>) => void,
+    closed: () => boolean,
+  ): Promise<void> {
+    let session = await this.get(p, id);
+    let cursor = '0';
+    const deadline = Date.now() + (this.config.labs.launchTimeoutS + 60) * 1000;
+    for (;;) {
+      const { events, lastId } = await this.progress.read(session.id, cursor);
+      cursor = lastId;
+      for (const e of events) send({ ...e } as unknown as Record<string, unknown> & ProgressEvent);
+      session = (await this.sessions.byId(session.id))!;
+      const done = session.state === 'ready' || FINAL.includes(session.state);
+      if (done || closed() || Date.now() > deadline) {
+        if (done) {
+          const view = labView(session);
+          send({
+            progress: 100,
+            message: session.state === 'ready' ? 'Your lab is ready' : `Lab ${session.state}: ${session.stateReason}`,
+            state: session.state,
+            ready: session.state === 'ready',
+            failed: session.state === 'failed' || session.state === 'lost',
+            url: view.url,
+          });
+        }
+        return;
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+}
