@@ -77,16 +77,32 @@ describe('portal boot', () => {
       async probeAgain() {}
     }
     @Injectable()
+    class LabJobs {
+      @JobHandler(JobName.LaunchLab)
+      async launch() {}
+      @JobHandler(JobName.StopLab)
+      async stop() {}
+      @JobHandler(JobName.Reconcile)
+      async reconcile() {}
+    }
+    @Injectable()
+    class Culler {
+      @JobHandler(JobName.CullIdle)
+      async cull() {}
+    }
+    @Injectable()
     class Nobody {}
 
     it('boots when every job has exactly one handler', async () => {
-      await expect(boot(Prober)).resolves.toBeUndefined();
+      await expect(boot(Prober, LabJobs, Culler)).resolves.toBeUndefined();
     });
     it('refuses to boot when a job has no handler', async () => {
-      await expect(boot(Nobody)).rejects.toThrow("job registry is invalid: job 'probe-rigs' has no handler");
+      await expect(boot(Prober, LabJobs, Nobody)).rejects.toThrow(
+        "job registry is invalid: job 'cull-idle' has no handler",
+      );
     });
     it('refuses to boot when a job has two handlers', async () => {
-      await expect(boot(Prober, SecondProber)).rejects.toThrow(
+      await expect(boot(Prober, SecondProber, LabJobs, Culler)).rejects.toThrow(
         "job 'probe-rigs' has two handlers: Prober.probe and SecondProber.probeAgain",
       );
     });

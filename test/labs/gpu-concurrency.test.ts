@@ -43,6 +43,7 @@ describe('20 concurrent GPU launches on a pool with 3 GPU slots', () => {
   });
 
   it('never holds a slot twice; three run, each with its own device; the rest wait with a clear reason', async () => {
+    // (generous: 20 launches and 3 real lab containers on a 2-core machine)
     const course = await newCourse(db.ds);
     const template = await newTemplate(db.ds, course, {
       slug: 'ml-lab',
@@ -130,5 +131,5 @@ describe('20 concurrent GPU launches on a pool with 3 GPU slots', () => {
     expect(await db.ds.query(`SELECT count(*)::int AS n FROM gpu_slots WHERE session_id IS NOT NULL`)).toEqual([
       { n: 0 },
     ]);
-  });
+  }, 300_000);
 });

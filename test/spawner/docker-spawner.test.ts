@@ -180,15 +180,6 @@ afterAll(async () => {
   if (starter) rmSync(starter, { recursive: true, force: true });
   if (startedOwnEngine) ownEngine.stop();
   console.log(`spawner timings (ms): ${JSON.stringify(timings)}`);
-  setTimeout(() => {
-    for (const h of (process as any)._getActiveHandles())
-      console.log(
-        'HANDLE',
-        h.constructor?.name,
-        h._host ?? h.remoteAddress ?? h.path ?? '',
-        h._httpMessage?.path ?? '',
-      );
-  }, 1500).unref();
 }, 60_000);
 
 describe(DockerSpawner.name, () => {

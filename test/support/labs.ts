@@ -42,15 +42,13 @@ export async function newTemplate(
     image?: string;
   } = {},
 ): Promise<LabTemplate> {
-  const template = await ds
-    .getRepository(LabTemplate)
-    .save({
-      courseId: course.id,
-      slug: opts.slug ?? 'python-basics',
-      title: 'Python basics',
-      published: true,
-      currentVersion: 1,
-    });
+  const template = await ds.getRepository(LabTemplate).save({
+    courseId: course.id,
+    slug: opts.slug ?? 'python-basics',
+    title: 'Python basics',
+    published: true,
+    currentVersion: 1,
+  });
   await ds.getRepository(LabTemplateVersion).save({
     templateId: template.id,
     version: 1,

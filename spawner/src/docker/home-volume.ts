@@ -32,7 +32,9 @@ export const STARTER_MARKER = '.riglab/starter-files-copied';
 
 async function existsIn(container: Docker.Container, path: string): Promise<boolean> {
   try {
-    await container.infoArchive({ path });
+    // dockerode hands back the HEAD response as a stream: release it, or its socket stays open.
+    const res = (await container.infoArchive({ path })) as NodeJS.ReadableStream & { destroy?: () => void };
+    res.destroy?.();
     return true;
   } catch (err) {
     if ((err as { statusCode?: number }).statusCode === 404) return false;

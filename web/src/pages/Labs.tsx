@@ -66,6 +66,11 @@ function localTimes(text: string): string {
   return text.replace(/\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?Z/g, (iso) => formatDate(iso, iso));
 }
 
+/** Progress messages come from several places; start each with a capital letter. */
+function sentence(text: string): string {
+  return text ? text[0].toUpperCase() + text.slice(1) : text;
+}
+
 /** Counts down to `until` (ms since epoch), once a second. */
 function useSecondsLeft(until: number | null): number {
   const [now, setNow] = useState(() => Date.now());
@@ -261,6 +266,7 @@ function LabCard({
 
   const launch = async () => {
     if (!template) return;
+    if (latest) setDismissed(latest.id); // a new attempt replaces the last failure
     setBusy('launch');
     setError(null);
     try {
@@ -449,7 +455,7 @@ function LaunchProgress({ lab, onFinal }: { lab: Lab; onFinal: (lab: Lab, e: Lab
 
   const last = events[events.length - 1];
   const value = Math.round(last?.progress ?? STATE_PROGRESS[lab.state] ?? 0);
-  const message = last?.message ?? `${STATE_LABEL[lab.state]}…`;
+  const message = last?.message ? sentence(last.message) : `${STATE_LABEL[lab.state]}…`;
   const steps = events.filter((e, i) => i === 0 || e.message !== events[i - 1].message).slice(-8);
   const progressId = `progress-${lab.id}`;
 
@@ -472,7 +478,7 @@ function LaunchProgress({ lab, onFinal }: { lab: Lab; onFinal: (lab: Lab, e: Lab
         <ol className="steps" aria-label="Steps so far">
           {steps.map((s, i) => (
             <li key={`${s.at ?? 'final'}-${i}`} className={i === steps.length - 1 ? 'step-current' : 'step-done'}>
-              <span aria-hidden="true">{i === steps.length - 1 ? '›' : '✓'}</span> {s.message}
+              <span aria-hidden="true">{i === steps.length - 1 ? '›' : '✓'}</span> {sentence(s.message)}
             </li>
           ))}
         </ol>

@@ -56,14 +56,12 @@ export class LabSessionsRepository {
         [id],
       );
       if (!rows.length || !allowed.includes(rows[0].state)) return null;
-      await m
-        .getRepository(LabSession)
-        .update({ id }, {
-          ...patch,
-          state: to,
-          stateReason: reason,
-          stateChangedAt: new Date(),
-        } as QueryDeepPartialEntity<LabSession>);
+      await m.getRepository(LabSession).update({ id }, {
+        ...patch,
+        state: to,
+        stateReason: reason,
+        stateChangedAt: new Date(),
+      } as QueryDeepPartialEntity<LabSession>);
       await m.getRepository(LabSessionEvent).insert({ sessionId: id, fromState: rows[0].state, toState: to, reason });
       if (to === 'stopped' || to === 'failed' || to === 'lost') {
         // A session that is over holds no GPU: freeing the slot is part of the same transaction.

@@ -53,14 +53,12 @@ export class LabsController {
     @Res() res: Response,
   ): Promise<void> {
     await this.labs.get(p, id); // 404 as JSON before the stream starts
-    res
-      .status(200)
-      .set({
-        'Content-Type': 'text/event-stream',
-        'Cache-Control': 'no-cache',
-        Connection: 'keep-alive',
-        'X-Accel-Buffering': 'no',
-      });
+    res.status(200).set({
+      'Content-Type': 'text/event-stream',
+      'Cache-Control': 'no-cache',
+      Connection: 'keep-alive',
+      'X-Accel-Buffering': 'no',
+    });
     res.flushHeaders();
     let closed = false;
     req.on('close', () => (closed = true));

@@ -57,7 +57,8 @@ export class QueueService implements OnModuleInit, OnApplicationBootstrap, OnMod
       }
     }
     this.handlers = buildHandlerMap(found);
-    const producer = this.redis.create('riglab-queue');
+    // BullMQ's connection check needs an offline queue; maxRetriesPerRequest=1 still fails fast when Redis is away.
+    const producer = this.redis.create('riglab-queue', { enableOfflineQueue: true });
     for (const name of Object.values(QueueName)) {
       const queue = new Queue(name, { connection: producer, prefix: this.config.deployment });
       queue.on('error', () => undefined); // RedisService already reports connection trouble

@@ -1,0 +1,227 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import { openSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import request from 'supertest';
+import { LabSession } from '../../api/src/modules/labs/lab-session.entity';
+import { ReconcilerService } from '../../api/src/modules/labs/reconciler.service';
+import { Rig } from '../../api/src/modules/rigs/rig.entity';
+import { migratedDatabase, startPortal, testConfig, TestPortal } from '../support/app';
+import {
+  cleanEngine,
+  containersOf,
+  copyImage,
+  enroll,
+  LAB_IMAGE,
+  makeDeviceNode,
+  newCourse,
+  newDeviceGpu,
+  newRig,
+  newTemplate,
+  newUser,
+  randomDeployment,
+  readProgress,
+  tokenFor,
+  until,
+} from '../support/labs';
+import { env, OwnEngine, ROOT } from '../support/services';
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+const children: ChildProcess[] = [];
+afterAll(() => children.forEach((c) => c.kill('SIGKILL')));
+
+/** The real portal as its own process, so that it can be killed like a crashed server. */
+async function portalProcess(vars: Record<string, string>): Promise<{ url: string; proc: ChildProcess }> {
+  const port = await freePort();
+  const proc = spawn(process.execPath, [join(ROOT, 'dist', 'api', 'src', 'main.js')], {
+    env: {
+      PATH: process.env.PATH,
+      RIGLAB_ENV_FILE: '',
+      LOG_LEVEL: process.env.RIGLAB_TEST_CHILD_LOG ? 'info' : 'warn',
+      RIGLAB_ENV: 'test',
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      ...vars,
+    },
+    stdio: process.env.RIGLAB_TEST_CHILD_LOG
+      ? ['ignore', openSync(process.env.RIGLAB_TEST_CHILD_LOG, 'a'), openSync(process.env.RIGLAB_TEST_CHILD_LOG, 'a')]
+      : 'ignore',
+  });
+  children.push(proc);
+  const url = `http://127.0.0.1:${port}`;
+  await until(
+    () =>
+      request(url)
+        .get('/api/health')
+        .then(
+          (r) => r.status,
+          () => 0,
+        ),
+    (s) => s === 200,
+    30_000,
+  );
+  return { url, proc };
+}
+
+describe('recovery: the reconciler repairs drift', () => {
+  const deployment = randomDeployment();
+  let db: Awaited<ReturnType<typeof migratedDatabase>>;
+  let vars: Record<string, string>;
+
+  beforeAll(async () => {
+    db = await migratedDatabase();
+    vars = {
+      DATABASE_URL: db.url,
+      REDIS_URL: env.redisUrl,
+      SESSION_SECRET: 'r'.repeat(40),
+      DEPLOYMENT_ID: deployment,
+      LAUNCH_TIMEOUT_S: '40',
+      RECONCILE_INTERVAL_S: '5',
+      LOST_GRACE_S: '0',
+      CULL_INTERVAL_S: '3600',
+    };
+  });
+  afterAll(async () => {
+    await cleanEngine(env.dockerHost, deployment);
+    await db?.drop();
+  });
+
+  it('leaves no orphan container, stuck session or held slot after the portal is killed mid-launch', async () => {
+    const course = await newCourse(db.ds);
+    const template = await newTemplate(db.ds, course, { slug: 'gpu-lab', gpu: { required: true }, memoryMb: 384 });
+    const rig = await newRig(db.ds, 'rig-a', env.dockerHost);
+    for (const i of [0, 1, 2]) await newDeviceGpu(db.ds, rig, i, makeDeviceNode(`/tmp/riglab-${deployment}-r${i}`));
+    const users = await Promise.all([0, 1, 2, 3].map((i) => newUser(db.ds, `k${i}`)));
+    for (const u of users) await enroll(db.ds, u, course);
+
+    const first = await portalProcess(vars);
+    const tokens: string[] = [];
+    // Tokens are made through a short-lived in-process portal on the same database.
+    const helper = await startPortal(
+      testConfig({ DATABASE_URL: db.url, DEPLOYMENT_ID: deployment, RUN_WORKERS: 'false' }),
+    );
+    for (const u of users) tokens.push(await tokenFor(helper, u));
+    await helper.close();
+
+    await Promise.all(
+      tokens.map((t) =>
+        request(first.url).post('/api/labs').set('Authorization', `Bearer ${t}`).send({ templateId: template.id }),
+      ),
+    );
+    // Kill it while launches are in flight: some placed, some starting, one waiting for a GPU.
+    await until(
+      () => db.ds.getRepository(LabSession).count({ where: { state: 'starting' } }),
+      (n) => n > 0,
+      20_000,
+      50,
+    );
+    first.proc.kill('SIGKILL');
+    await new Promise((r) => first.proc.once('exit', r));
+
+    const second = await portalProcess(vars);
+    try {
+      const settled = await until(
+        () => db.ds.getRepository(LabSession).find(),
+        (all) =>
+          all.filter((s) => s.state === 'ready').length === 3 &&
+          all.filter((s) => ['queued', 'placing'].includes(s.state)).length === 1,
+        90_000,
+        500,
+      );
+      expect(settled.filter((s) => s.state === 'ready')).toHaveLength(3);
+      // Every container belongs to a ready lab; every held slot to a live lab.
+      const containers = await containersOf(env.dockerHost, deployment);
+      const ready = new Set(settled.filter((s) => s.state === 'ready').map((s) => s.id));
+      expect(containers.map((c) => c.Labels['org.riglab.session']).sort()).toEqual([...ready].sort());
+      const held: Array<{ session_id: string }> = await db.ds.query(
+        `SELECT session_id FROM gpu_slots WHERE session_id IS NOT NULL`,
+      );
+      expect(held.map((h) => h.session_id).sort()).toEqual([...ready].sort());
+
+      // The one still waiting fails cleanly at the launch timeout, holding nothing.
+      const waiting = settled.find((s) => ['queued', 'placing'].includes(s.state))!;
+      const failed = await until(
+        () => db.ds.getRepository(LabSession).findOneByOrFail({ id: waiting.id }),
+        (s) => s.state === 'failed',
+        60_000,
+        500,
+      );
+      expect(failed.stateReason).toMatch(/no rig had room within 40 s/);
+
+      for (const [i, u] of users.entries()) {
+        const live = settled.find((s) => s.userId === u.id && s.state === 'ready');
+        if (live) await request(second.url).delete(`/api/labs/${live.id}`).set('Authorization', `Bearer ${tokens[i]}`);
+      }
+      await until(
+        () => containersOf(env.dockerHost, deployment),
+        (c) => c.length === 0,
+        30_000,
+        500,
+      );
+      expect(await db.ds.query(`SELECT count(*)::int AS n FROM gpu_slots WHERE session_id IS NOT NULL`)).toEqual([
+        { n: 0 },
+      ]);
+    } finally {
+      second.proc.kill('SIGTERM');
+    }
+  }, 240_000);
+
+  describe("when a rig's engine stops", () => {
+    const rig2 = new OwnEngine('recovery-rig', 'riglab6', '172.31.246.1/24');
+    let portal: TestPortal;
+
+    beforeAll(async () => {
+      rig2.start();
+      copyImage(LAB_IMAGE, rig2.endpoint);
+      portal = await startPortal(testConfig({ ...vars, RECONCILE_INTERVAL_S: '3600' }));
+    }, 120_000);
+    afterAll(async () => {
+      await portal?.close();
+      await cleanEngine(rig2.endpoint, deployment).catch(() => undefined);
+      rig2.stop();
+    });
+
+    it('marks its labs lost and frees their slots; the orphan is removed when the engine returns', async () => {
+      await db.ds.createQueryBuilder().update(Rig).set({ state: 'draining' }).execute(); // only the new rig takes work
+      const course = await newCourse(db.ds, 'CS202');
+      const template = await newTemplate(db.ds, course, { slug: 'lost-lab', gpu: { required: true }, memoryMb: 384 });
+      const rig = await newRig(db.ds, 'rig-b', rig2.endpoint);
+      await newDeviceGpu(db.ds, rig, 0, makeDeviceNode(`/tmp/riglab-${deployment}-b0`));
+      const dana = await newUser(db.ds, 'dana');
+      await enroll(db.ds, dana, course);
+      const token = await tokenFor(portal, dana);
+      const res = await request(portal.url)
+        .post('/api/labs')
+        .set('Authorization', `Bearer ${token}`)
+        .send({ templateId: template.id });
+      expect((await readProgress(portal, res.body.id, token)).pop()).toMatchObject({ ready: true });
+      expect(await db.ds.query(`SELECT count(*)::int AS n FROM gpu_slots WHERE session_id IS NOT NULL`)).toEqual([
+        { n: 1 },
+      ]);
+
+      rig2.stop();
+      const reconciler = portal.app.get(ReconcilerService);
+      const report = await reconciler.reconcile();
+      expect(report.lost).toBe(1);
+      const lost = await db.ds.getRepository(LabSession).findOneByOrFail({ id: res.body.id });
+      expect(lost.state).toBe('lost');
+      expect(lost.stateReason).toMatch(/rig rig-b stopped answering/);
+      expect(await db.ds.query(`SELECT count(*)::int AS n FROM gpu_slots WHERE session_id IS NOT NULL`)).toEqual([
+        { n: 0 },
+      ]);
+
+      rig2.start();
+      expect((await containersOf(rig2.endpoint, deployment)).length).toBe(1);
+      expect((await reconciler.reconcile()).orphansRemoved).toBe(1);
+      expect(await containersOf(rig2.endpoint, deployment)).toEqual([]);
+    }, 120_000);
+  });
+});
