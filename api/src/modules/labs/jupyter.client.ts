@@ -65,8 +65,9 @@ export interface KernelActivity {
 /** Whether any kernel is busy, and Jupyter's own last activity time. */
 export async function kernelActivity(t: JupyterTarget, timeoutMs = 3000): Promise<KernelActivity> {
   const [kernels, status] = await Promise.all([
-    getJson<Array<{ execution_state: string; last_activity: string }>>(t, 'api/kernels', timeoutMs),
-    getJson<{ last_activity: string }>(t, 'api/status', timeoutMs),
+    // no_track_activity: the culler's own look must not count as the student's activity.
+    getJson<Array<{ execution_state: string; last_activity: string }>>(t, 'api/kernels?no_track_activity=1', timeoutMs),
+    getJson<{ last_activity: string }>(t, 'api/status?no_track_activity=1', timeoutMs),
   ]);
   if (kernels.status !== 200 || !Array.isArray(kernels.body)) throw new Error(`kernels: HTTP ${kernels.status}`);
   const times = [status.body?.last_activity, ...kernels.body.map((k) => k.last_activity)]

@@ -29,6 +29,7 @@ export class LabProxyService implements OnModuleDestroy {
   private readonly agent = new Agent({ keepAlive: true, maxSockets: 512, keepAliveMsecs: 10_000 });
   private readonly proxy = httpProxy.createProxyServer({ agent: this.agent, xfwd: true, ws: true, proxyTimeout: 0 });
   private readonly activity = new Map<string, number>();
+  private readonly sockets = new Set<Duplex>();
   private readonly flusher: NodeJS.Timeout;
 
   constructor(
@@ -82,6 +83,9 @@ export class LabProxyService implements OnModuleDestroy {
       return;
     }
     this.prepare(req, v.route);
+    // Upgraded sockets are not the HTTP server's to close: track them so shutdown does not hang on them.
+    this.sockets.add(socket);
+    socket.once('close', () => this.sockets.delete(socket));
     this.proxy.ws(req, socket, head, { target: v.route.target });
   }
 
@@ -189,6 +193,7 @@ export class LabProxyService implements OnModuleDestroy {
 
   async onModuleDestroy(): Promise<void> {
     clearInterval(this.flusher);
+    for (const s of this.sockets) s.destroy();
     await this.flushActivity();
     this.proxy.close();
     this.agent.destroy();
