@@ -5,7 +5,9 @@ import './session-data';
 import { UsersService } from '../users/users.service';
 import type { Principal } from './auth.decorators';
 import { badToken } from './auth.errors';
-import { TokensService } from './tokens.service';
+import { hashToken, TokensService } from './tokens.service';
+
+const CACHE_MS = 5000;
 
 /** Pulls the token out of `Authorization: Bearer …` (or JupyterHub's `token …`). */
 export function bearerToken(header: string | undefined): string | null {
@@ -26,18 +28,34 @@ export class PrincipalResolver {
     private readonly users: UsersService,
   ) {}
 
-  /** The principal, null when nobody is signed in; throws when a token is given but refused. */
-  async resolve(req: SessionCarrier, queryToken?: string | null): Promise<Principal | null> {
+  private readonly recent = new Map<string, { principal: Principal; until: number }>();
+
+  /**
+   * The principal, null when nobody is signed in; throws when a token is given but refused.
+   * `cached`: the notebook proxy's hot path may reuse an answer for a few seconds (a revoked token or
+   * a signed-out session keeps working that long on other portal processes); API routes never do.
+   */
+  async resolve(req: SessionCarrier, queryToken?: string | null, cached = false): Promise<Principal | null> {
     const token = bearerToken(req.headers.authorization) ?? queryToken ?? null;
+    const userId = req.session?.userId;
+    const key = token ? `t:${hashToken(token)}` : userId ? `s:${userId}` : null;
+    if (!key) return null;
+    const hit = cached ? this.recent.get(key) : undefined;
+    if (hit && hit.until > Date.now()) return hit.principal;
+
+    let principal: Principal | null = null;
     if (token) {
       const result = await this.tokens.verify(token);
       if (!result.ok) throw badToken(result.reason);
-      return { user: result.record.user, via: 'token', scopes: result.record.scopes, tokenId: result.record.id };
+      principal = { user: result.record.user, via: 'token', scopes: result.record.scopes, tokenId: result.record.id };
+    } else {
+      const user = await this.users.byId(userId!);
+      if (user && !user.disabledAt) principal = { user, via: 'session', scopes: ['*'] };
     }
-    const userId = req.session?.userId;
-    if (!userId) return null;
-    const user = await this.users.byId(userId);
-    if (!user || user.disabledAt) return null;
-    return { user, via: 'session', scopes: ['*'] };
+    if (principal && cached) {
+      if (this.recent.size >= 10_000) this.recent.clear();
+      this.recent.set(key, { principal, until: Date.now() + CACHE_MS });
+    }
+    return principal;
   }
 }

@@ -95,7 +95,7 @@ export class LabProxyService implements OnModuleDestroy {
     const [, username, lab] = m;
     let principal: Principal | null;
     try {
-      principal = await this.principals.resolve(req, new URL(req.url!, 'http://x').searchParams.get('token'));
+      principal = await this.principals.resolve(req, new URL(req.url!, 'http://x').searchParams.get('token'), true);
     } catch (err) {
       return { ok: false, status: 401, message: (err as Error).message };
     }
