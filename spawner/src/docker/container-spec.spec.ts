@@ -73,11 +73,11 @@ describe(labBridgeName.name, () => {
 });
 
 describe(tarArchive.name, () => {
-  it('writes an archive GNU tar reads back with owners, modes, long paths and links', () => {
+  it('writes an archive GNU tar reads back with owners, modes, long paths and links', async () => {
     const mtime = new Date('2025-01-02T03:04:05Z');
     const owner = { uid: 1000, gid: 100, mtime };
     const deep = `${'d'.repeat(80)}/${'e'.repeat(90)}.txt`;
-    const archive = tarArchive([
+    const archive = await tarArchive([
       { type: 'dir', path: 'data', mode: 0o755, ...owner },
       { type: 'file', path: 'data/n.csv', mode: 0o644, content: Buffer.from('n\n1\n'), ...owner },
       { type: 'file', path: 'run.sh', mode: 0o755, content: Buffer.alloc(600, 'x'), ...owner },

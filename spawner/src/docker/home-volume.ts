@@ -116,7 +116,7 @@ export async function copyStarterFiles(container: Docker.Container, folder: stri
       ),
     },
   );
-  await container.putArchive(tarArchive(entries), { path: LAB_HOME, noOverwriteDirNonDir: true });
+  await container.putArchive(await tarArchive(entries), { path: LAB_HOME, noOverwriteDirNonDir: true });
   return written;
 }
 
