@@ -132,8 +132,12 @@ engine_start() {
   say "starting Docker engine '$name' on ${sock#"$RIGLAB_ROOT"/}"
   # Own data/exec roots and bridge so several engines (rigs) coexist on one machine; no iptables
   # rules, so containers have no route out and the host's firewall is left alone.
+  # Each engine allocates lab networks from its own /16 (picked from the engine's name), so engines
+  # sharing a host do not race for the same subnets; 256 lab networks of /24 each.
+  local pool=$((200 + $(printf '%s' "$name" | cksum | cut -d' ' -f1) % 50))
   nohup dockerd --data-root "$dir/data" --exec-root "$dir/exec" --pidfile "$dir/dockerd.pid" \
     -H "unix://$sock" --bridge="$bridge" --iptables=false --ip-masq=false \
+    --default-address-pool "base=10.$pool.0.0/16,size=24" \
     >"$dir/dockerd.log" 2>&1 &
   wait_for 30 dockerd env DOCKER_HOST="unix://$sock" docker version \
     || die "Docker engine '$name' did not start; see $dir/dockerd.log"

@@ -89,6 +89,10 @@ describe('launching a lab on a two-rig pool', () => {
     expect(messages).toMatch(/Waiting for Jupyter/);
     expect(events.map((e) => e.progress)).toEqual([...events.map((e) => e.progress)].sort((a, b) => a - b));
 
+    // A reconnecting EventSource (Last-Event-ID) gets only what it has not seen.
+    const resumed = await readProgress(portal, res.body.id, aliceToken, events[events.length - 2].eventId);
+    expect(resumed).toEqual([expect.objectContaining({ ready: true, url: '/user/alice/python-basics/' })]);
+
     const out = await runCode(jupyterThroughPortal(portal, 'alice', 'python-basics', aliceToken), 'print(6*7)');
     expect(out.trim()).toBe('42');
   });

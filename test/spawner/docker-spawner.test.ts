@@ -215,11 +215,11 @@ describe(DockerSpawner.name, () => {
     expect(await httpStatus(`${aUrl}${a.baseUrl}api/status`)).toBe(403);
     expect(await httpStatus(`${aUrl}${a.baseUrl}api/status`, { Authorization: 'token wrong' })).toBe(403);
     expect(progress.map((p) => p.message)).toEqual([
-      'checking the lab image on rig local',
-      'preparing your home folder',
-      'creating your lab container',
-      'copying the starter files into your home folder',
-      'starting your lab container',
+      'Checking the lab image on rig local',
+      'Preparing your home folder',
+      'Creating your lab container',
+      'Copying the starter files into your home folder',
+      'Starting your lab container',
     ]);
     expect(progress.map((p) => p.progress)).toEqual([...progress.map((p) => p.progress)].sort((x, y) => x - y));
     expect(await spawner.poll(localRig, aHandle)).toEqual({ state: 'running' });

@@ -101,6 +101,8 @@ export interface ProgressEvent {
   failed?: boolean;
   state?: string;
   url?: string | null;
+  /** The SSE `id:` of the step, when it has one. */
+  eventId?: string;
 }
 
 /** Reads the Server-Sent Events progress stream to its end, as a browser's EventSource would. */
@@ -108,13 +110,21 @@ export function readProgress(
   portal: TestPortal,
   labId: string,
   token: string,
+  lastEventId?: string,
   timeoutMs = 120_000,
 ): Promise<ProgressEvent[]> {
   return new Promise((resolve, reject) => {
     const events: ProgressEvent[] = [];
     const req = httpRequest(
       `${portal.url}/api/labs/${labId}/progress`,
-      { headers: { Authorization: `Bearer ${token}`, Accept: 'text/event-stream' }, timeout: timeoutMs },
+      {
+        headers: {
+          Authorization: `Bearer ${token}`,
+          Accept: 'text/event-stream',
+          ...(lastEventId ? { 'Last-Event-ID': lastEventId } : {}),
+        },
+        timeout: timeoutMs,
+      },
       (res) => {
         let buf = '';
         res.setEncoding('utf8');
@@ -176,7 +186,7 @@ export function randomDeployment(): string {
   return `t${randomBytes(4).toString('hex')}`;
 }
 
-/** Removes every container and volume a test deployment left on an engine. */
+/** Removes every container, volume and network a test deployment left on an engine. */
 export async function cleanEngine(endpoint: string, deployment: string): Promise<void> {
   const docker = new Docker({ socketPath: endpoint.replace('unix://', '') });
   const filters = JSON.stringify({ label: [`org.riglab.deployment=${deployment}`] });

@@ -103,10 +103,10 @@ export class DockerSpawner implements Spawner {
       let info = await this.inspect(docker, name);
       if (info?.State.Running) return this.running(rig, info);
 
-      report(10, `checking the lab image on rig ${rig.name}`);
+      report(10, `Checking the lab image on rig ${rig.name}`);
       await this.ensureImage(rig, spec.image, onProgress);
 
-      report(30, 'preparing your home folder');
+      report(30, 'Preparing your home folder');
       await ensureHomeVolume(docker, spec.home.volume, spec.home.driverOpts, sessionLabels(spec));
       const network = await ensureLabNetwork(docker, spec.deployment, () => this.engineId(rig, docker));
 
@@ -120,18 +120,18 @@ export class DockerSpawner implements Spawner {
       if (info) {
         container = docker.getContainer(info.Id);
       } else {
-        report(50, 'creating your lab container');
+        report(50, 'Creating your lab container');
         container = await this.create(docker, spec, rig, network.name);
       }
 
       // Before the first start, so Jupyter never shows a home half-filled; repeated on a reused
       // container it costs one request (the marker says it was done).
       if (spec.home.starterFiles) {
-        report(60, 'copying the starter files into your home folder');
+        report(60, 'Copying the starter files into your home folder');
         await copyStarterFiles(container, spec.home.starterFiles);
       }
 
-      report(70, 'starting your lab container');
+      report(70, 'Starting your lab container');
       try {
         await container.start();
       } catch (err) {
@@ -226,7 +226,7 @@ export class DockerSpawner implements Spawner {
     if (await this.hasImage(rig, image)) return;
     const missing = (why: string) =>
       new SpawnError(`image ${image} is not on rig ${rig.name} and could not be pulled: ${why}`, 'image_missing');
-    onProgress?.({ progress: 20, message: `downloading the lab image to rig ${rig.name}` });
+    onProgress?.({ progress: 20, message: `Downloading the lab image to rig ${rig.name}` });
     try {
       // An engine with no registry in reach answers at once (DNS or connect error); a registry that
       // stops answering mid-pull is cut off by the client's idle timeout.
@@ -354,7 +354,7 @@ export class DockerSpawner implements Spawner {
           reported = done.size;
           onProgress?.({
             progress: 20 + Math.floor((9 * done.size) / layers.size),
-            message: `downloading the lab image (${done.size} of ${layers.size} parts)`,
+            message: `Downloading the lab image (${done.size} of ${layers.size} parts)`,
           });
         }
       };

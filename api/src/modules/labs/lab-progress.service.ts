@@ -47,7 +47,10 @@ export class LabProgressService {
   }
 
   /** Steps after `afterId` ('0' = from the start), with the id to continue from. */
-  async read(sessionId: string, afterId: string): Promise<{ events: ProgressEvent[]; lastId: string }> {
+  async read(
+    sessionId: string,
+    afterId: string,
+  ): Promise<{ events: Array<ProgressEvent & { id: string }>; lastId: string }> {
     try {
       const rows = await this.redis.client.xrange(
         this.key(sessionId),
@@ -57,7 +60,7 @@ export class LabProgressService {
         100,
       );
       return {
-        events: rows.map(([, fields]) => JSON.parse(fields[1]) as ProgressEvent),
+        events: rows.map(([id, fields]) => ({ ...(JSON.parse(fields[1]) as ProgressEvent), id })),
         lastId: rows.length ? rows[rows.length - 1][0] : afterId,
       };
     } catch {

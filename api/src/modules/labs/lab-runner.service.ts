@@ -188,7 +188,10 @@ export class LabRunnerService {
     if (!failed) return;
     this.metrics.spawnDuration.observe({ status: 'failure' }, (Date.now() - session.createdAt.getTime()) / 1000);
     await this.progress.report(session.id, 100, `Launch failed: ${reason}`);
-    await this.removeContainer(session);
+    // Nothing of a failed launch is worth a graceful stop; if the rig is away, the reconciler removes it later.
+    await this.removeContainer(session, true).catch((err: Error) =>
+      this.log.warn(`cleanup of ${session.id}: ${err.message}`),
+    );
   }
 
   @JobHandler(JobName.StopLab)
@@ -204,13 +207,13 @@ export class LabRunnerService {
   }
 
   /** Stops and removes the session's container (never its home). Idempotent. */
-  async removeContainer(session: LabSession): Promise<void> {
+  async removeContainer(session: LabSession, now = false): Promise<void> {
     const handle = session.handle as unknown as SpawnHandle | null;
     if (!handle || !session.rigId) return;
     const rig = session.rig ?? (await this.db.getRepository(Rig).findOneBy({ id: session.rigId }));
     if (!rig) return;
     const target = this.rigs.targetOf(rig);
-    await this.spawner.stop(target, handle, { now: false });
+    await this.spawner.stop(target, handle, { now });
     await this.spawner.remove(target, handle);
   }
 }

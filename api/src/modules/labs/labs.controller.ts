@@ -62,11 +62,13 @@ export class LabsController {
     res.flushHeaders();
     let closed = false;
     req.on('close', () => (closed = true));
+    // Each step carries its id, so a reconnecting EventSource resumes (Last-Event-ID) without repeats.
     await this.labs.streamProgress(
       p,
       id,
-      (e) => res.write(`data: ${JSON.stringify(e)}\n\n`),
+      (e, eventId) => res.write(`${eventId ? `id: ${eventId}\n` : ''}data: ${JSON.stringify(e)}\n\n`),
       () => closed,
+      String(req.headers['last-event-id'] ?? '0'),
     );
     res.end();
   }

@@ -197,16 +197,18 @@ export class LabsService {
   async streamProgress(
     p: Principal,
     id: string,
-    send: (e: Record<string, unknown>) => void,
+    send: (e: Record<string, unknown>, eventId?: string) => void,
     closed: () => boolean,
+    resumeAfter = '0',
   ): Promise<void> {
     let session = await this.get(p, id);
-    let cursor = '0';
+    // EventSource reconnects with Last-Event-ID: carry on from there instead of replaying everything.
+    let cursor = /^\d+-\d+$/.test(resumeAfter) ? resumeAfter : '0';
     const deadline = Date.now() + (this.config.labs.launchTimeoutS + 60) * 1000;
     for (;;) {
       const { events, lastId } = await this.progress.read(session.id, cursor);
       cursor = lastId;
-      for (const e of events) send({ ...e } as unknown as Record<string, unknown> & ProgressEvent);
+      for (const { id: eventId, ...e } of events) send({ ...e } as Record<string, unknown> & ProgressEvent, eventId);
       session = (await this.sessions.byId(session.id))!;
       const done = session.state === 'ready' || FINAL.includes(session.state);
       if (done || closed() || Date.now() > deadline) {
