@@ -81,6 +81,75 @@ describe('riglab CLI', () => {
     expect(JSON.parse(riglab('rig', 'list', '--json').out)).toEqual([]);
   });
 
+  it('registers GPUs with their slots and lists their use', () => {
+    expect(riglab('rig', 'add', 'rig-02', '--endpoint', env.dockerHost, '--driver', 'nvidia').code).toBe(0);
+    const added = riglab(
+      'gpu',
+      'add',
+      'rig-02',
+      '--index',
+      '0',
+      '--model',
+      'GTX 1070',
+      '--vram-mb',
+      '8192',
+      '--device',
+      'GPU-3f1c',
+      '--slots',
+      '2',
+    );
+    expect(added).toMatchObject({
+      code: 0,
+      out: 'added GPU 0 (GTX 1070, 8192 MiB, nvidia) to rig rig-02 with 2 slot(s)',
+    });
+    expect(JSON.parse(riglab('gpu', 'list', '--json').out)).toEqual([
+      {
+        rig: 'rig-02',
+        index: 0,
+        model: 'GTX 1070',
+        vramMb: 8192,
+        driver: 'nvidia',
+        devices: ['GPU-3f1c'],
+        slots: '0/2',
+        healthy: true,
+      },
+    ]);
+    const again = riglab(
+      'gpu',
+      'add',
+      'rig-02',
+      '--index',
+      '0',
+      '--model',
+      'GTX 1070',
+      '--vram-mb',
+      '8192',
+      '--device',
+      '1',
+    );
+    expect([again.code, again.err]).toEqual([1, "riglab: error: rig 'rig-02' already has a GPU with index 0"]);
+    const bad = riglab(
+      'gpu',
+      'add',
+      'rig-02',
+      '--index',
+      '1',
+      '--model',
+      'RX 580',
+      '--vram-mb',
+      '100',
+      '--device',
+      '/dev/dri/renderD129',
+      '--slots',
+      '9',
+    );
+    expect([bad.code, bad.err]).toEqual([
+      2,
+      'riglab: error: GPU not added: VRAM must be at least 256 MiB; slots must be 1-8',
+    ]);
+    expect(riglab('rig', 'remove', 'rig-02').code).toBe(0);
+  });
+
   it.each([
     [['token', 'create'], 2, /required option '--user <name>' not specified/],
     [['token', 'create', '--user', 'nobody'], 1, /error: user 'nobody' does not exist/],

@@ -218,6 +218,88 @@ export function buildCli(): Command {
       }),
     );
 
+  const gpu = program.command('gpu').description('GPUs of the rigs, and their slots');
+  gpu
+    .command('add <rig>')
+    .description('register a GPU of a rig (one slot = one student at a time)')
+    .requiredOption('--index <n>', "the GPU's index on the rig (0, 1, ...)", intArg('--index'))
+    .requiredOption('--model <name>', 'model, as templates name it (e.g. "GTX 1070", "RX 580")')
+    .requiredOption('--vram-mb <n>', 'memory of the GPU in MiB', intArg('--vram-mb'))
+    .requiredOption('--device <id...>', 'NVIDIA index/UUID, /dev/dri/renderD128, or device paths')
+    .addOption(
+      new Option('--driver <kind>', "how the GPU is handed to containers (default: the rig's)").choices([
+        'nvidia',
+        'amd',
+        'devices',
+      ]),
+    )
+    .option('--slots <n>', 'students sharing it at once', intArg('--slots'), 1)
+    .option('--rate <x>', 'GPU-minutes charged per minute of use (faster models cost more)', (v) => Number(v), 1)
+    .action(
+      async (
+        rigName: string,
+        o: {
+          index: number;
+          model: string;
+          vramMb: number;
+          device: string[];
+          driver?: 'nvidia' | 'amd' | 'devices';
+          slots: number;
+          rate: number;
+        },
+      ) =>
+        withApp(async (app) => {
+          const added = await app
+            .get(RigsService)
+            .addGpu(rigName, {
+              index: o.index,
+              model: o.model,
+              vramMb: o.vramMb,
+              deviceIds: o.device,
+              driver: o.driver,
+              slots: o.slots,
+              rate: o.rate,
+            });
+          await app
+            .get(AuditService)
+            .record({
+              action: 'gpu.add',
+              actor: 'cli',
+              targetType: 'gpu',
+              targetId: `${rigName}/${o.index}`,
+              detail: { model: o.model },
+            });
+          print(
+            `added GPU ${o.index} (${added.model}, ${added.vramMb} MiB, ${added.driverKind}) to rig ${rigName} with ${o.slots} slot(s)`,
+          );
+        }),
+    );
+  gpu
+    .command('list')
+    .description('list GPUs and how many of their slots are in use')
+    .option('--json', 'print JSON')
+    .action(async (opts: { json?: boolean }) =>
+      withApp(async (app) => {
+        const rigs = app.get(RigsService);
+        const use = await rigs.slotUse();
+        const rows = (await rigs.gpus()).map((g) => ({
+          rig: g.rig?.name,
+          index: g.index,
+          model: g.model,
+          vramMb: g.vramMb,
+          driver: g.driverKind,
+          devices: g.deviceIds,
+          slots: `${use.get(g.id)?.used ?? 0}/${use.get(g.id)?.total ?? 0}`,
+          healthy: g.healthy,
+        }));
+        print(
+          opts.json
+            ? JSON.stringify(rows, null, 2)
+            : table(rows, ['rig', 'index', 'model', 'vramMb', 'driver', 'devices', 'slots', 'healthy']),
+        );
+      }),
+    );
+
   const user = program.command('user').description('people who use the portal');
   user
     .command('add <username>')

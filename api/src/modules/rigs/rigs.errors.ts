@@ -7,6 +7,7 @@ export enum RigErrorCode {
   BadName = 'rig.bad_name',
   BadCapacity = 'rig.bad_capacity',
   InUse = 'rig.in_use',
+  BadGpu = 'rig.bad_gpu',
 }
 
 export const rigNotFound = (name: string) =>

@@ -18,7 +18,7 @@ import { Metrics } from '../../platform/metrics/metrics';
 import { JobHandler } from '../../platform/queue/job-handler.decorator';
 import { JobName } from '../../platform/queue/jobs';
 import { ACTIVE_LAB_STATES, LabSession } from '../labs/lab-session.entity';
-import { GpuDriverKind, Rig, RigTls } from './rig.entity';
+import { Gpu, GpuDriverKind, GpuSlot, Rig, RigTls } from './rig.entity';
 import { RigErrorCode, rigNotFound } from './rigs.errors';
 
 const RIG_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
@@ -30,6 +30,16 @@ export interface NewRig {
   cpus?: number;
   memoryMb?: number;
   driver?: GpuDriverKind;
+}
+
+export interface NewGpu {
+  index: number;
+  model: string;
+  vramMb: number;
+  deviceIds: string[];
+  driver?: GpuDriverKind;
+  slots?: number;
+  rate?: number;
 }
 
 export type RigProbeResult = { rig: Rig } & EngineProbe;
@@ -109,6 +119,59 @@ export class RigsService {
   /** Registers the rig unless one of that name exists (seeding must change nothing on a second run). */
   async ensure(input: NewRig): Promise<Rig> {
     return (await this.rigs.findOne({ where: { name: input.name } })) ?? this.add(input);
+  }
+
+  /**
+   * Registers a GPU of a rig with its slots (1 = one student per GPU, the default on x1 risers).
+   * Device ids are what the rig's driver passes on: an NVIDIA index or UUID, a /dev/dri render node,
+   * or device paths.
+   */
+  async addGpu(rigName: string, input: NewGpu): Promise<Gpu> {
+    const rig = await this.byName(rigName);
+    const problems: string[] = [];
+    if (!Number.isInteger(input.index) || input.index < 0 || input.index > 63) problems.push('index must be 0-63');
+    if (!input.model.trim()) problems.push('model is required');
+    if (!Number.isInteger(input.vramMb) || input.vramMb < 256) problems.push('VRAM must be at least 256 MiB');
+    if (!input.deviceIds.length) problems.push('at least one device id is required');
+    const slots = input.slots ?? 1;
+    if (!Number.isInteger(slots) || slots < 1 || slots > 8) problems.push('slots must be 1-8');
+    if (problems.length) throw new AppError(RigErrorCode.BadGpu, 'invalid', `GPU not added: ${problems.join('; ')}`);
+    return this.rigs.manager.transaction(async (m) => {
+      if (await m.getRepository(Gpu).exist({ where: { rigId: rig.id, index: input.index } })) {
+        throw new AppError(
+          RigErrorCode.Exists,
+          'conflict',
+          `rig '${rigName}' already has a GPU with index ${input.index}`,
+        );
+      }
+      const gpu = await m.getRepository(Gpu).save(
+        m.getRepository(Gpu).create({
+          rigId: rig.id,
+          index: input.index,
+          model: input.model.trim(),
+          vramMb: input.vramMb,
+          driverKind: input.driver ?? (rig.driverKind === 'none' ? 'devices' : rig.driverKind),
+          deviceIds: input.deviceIds,
+          rate: String(input.rate ?? 1),
+        }),
+      );
+      const share = (1 / slots).toFixed(3);
+      for (let i = 0; i < slots; i++) await m.getRepository(GpuSlot).insert({ gpuId: gpu.id, slotIndex: i, share });
+      return gpu;
+    });
+  }
+
+  gpus(rigId?: string): Promise<Array<Gpu & { slots?: GpuSlot[] }>> {
+    return this.rigs.manager
+      .getRepository(Gpu)
+      .find({ where: rigId ? { rigId } : {}, relations: { rig: true }, order: { index: 'ASC' } });
+  }
+
+  async slotUse(): Promise<Map<string, { used: number; total: number }>> {
+    const rows: Array<{ gpu_id: string; used: number; total: number }> = await this.rigs.manager.query(
+      `SELECT gpu_id, count(session_id)::int AS used, count(*)::int AS total FROM gpu_slots GROUP BY gpu_id`,
+    );
+    return new Map(rows.map((r) => [r.gpu_id, { used: r.used, total: r.total }]));
   }
 
   list(includeRetired = false): Promise<Rig[]> {
