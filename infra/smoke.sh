@@ -26,3 +26,28 @@ echo "$me" | grep -q '"username":"admin"' || fail "/api/me: $me"
 echo "token: npx riglab token create --user admin authenticates GET /api/me"
 curl -fsS "$base/" | grep -q '<div id="root">' || fail "the web UI is not served at /"
 echo "web: UI served at /"
+
+# A student's lab, end to end: launch, Jupyter answers through the portal's proxy, stop.
+student="$(npx --no-install riglab token create --user student --scope read labs --expires 1h 2>/dev/null)" || fail "token for student"
+auth=(-H "Authorization: Bearer $student")
+tpl="$(curl -fsS "${auth[@]}" "$base/api/labs/launchable" | node -e 'const t=JSON.parse(require("fs").readFileSync(0,"utf8")).find(x=>x.slug==="python-basics"); if(!t) process.exit(1); console.log(t.id)')" \
+  || fail "the student cannot see the python-basics template"
+lab="$(curl -fsS "${auth[@]}" -H 'Content-Type: application/json' -d "{\"templateId\":\"$tpl\"}" "$base/api/labs" | node -e 'console.log(JSON.parse(require("fs").readFileSync(0,"utf8")).id)')" \
+  || fail "launch refused"
+state=""
+for _ in $(seq 1 120); do
+  state="$(curl -fsS "${auth[@]}" "$base/api/labs/$lab" | node -e 'console.log(JSON.parse(require("fs").readFileSync(0,"utf8")).state)')"
+  [ "$state" = ready ] || [ "$state" = failed ] && break
+  sleep 0.5
+done
+[ "$state" = ready ] || fail "the student's lab did not become ready (state: $state)"
+curl -fsS "${auth[@]}" "$base/user/student/python-basics/api/status" | grep -q '"started"' || fail "Jupyter does not answer through /user/student/python-basics/"
+echo "lab: student launched python-basics; Jupyter answers at /user/student/python-basics/"
+curl -fsS -X DELETE "${auth[@]}" "$base/api/labs/$lab" >/dev/null || fail "stop refused"
+for _ in $(seq 1 60); do
+  state="$(curl -fsS "${auth[@]}" "$base/api/labs/$lab" | node -e 'console.log(JSON.parse(require("fs").readFileSync(0,"utf8")).state)')"
+  [ "$state" = stopped ] && break
+  sleep 0.5
+done
+[ "$state" = stopped ] || fail "the lab did not stop (state: $state)"
+echo "lab: stopped; the student's home volume is kept"

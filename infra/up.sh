@@ -36,6 +36,7 @@ cat >&2 <<EOT
   $(cat "$RIGLAB_STATE/seed.log")
 
   Sign in (development sign-in) as:  student   instructor   admin
+  As student, press Launch on "Python basics": Jupyter opens at /user/student/python-basics/
   API token for scripts:             npx riglab token create --user admin
   Health / metrics / API docs:       /api/health   /metrics   /api/docs
   Logs: .riglab/portal.log           Stop everything: npm run down
