@@ -249,26 +249,22 @@ export function buildCli(): Command {
         },
       ) =>
         withApp(async (app) => {
-          const added = await app
-            .get(RigsService)
-            .addGpu(rigName, {
-              index: o.index,
-              model: o.model,
-              vramMb: o.vramMb,
-              deviceIds: o.device,
-              driver: o.driver,
-              slots: o.slots,
-              rate: o.rate,
-            });
-          await app
-            .get(AuditService)
-            .record({
-              action: 'gpu.add',
-              actor: 'cli',
-              targetType: 'gpu',
-              targetId: `${rigName}/${o.index}`,
-              detail: { model: o.model },
-            });
+          const added = await app.get(RigsService).addGpu(rigName, {
+            index: o.index,
+            model: o.model,
+            vramMb: o.vramMb,
+            deviceIds: o.device,
+            driver: o.driver,
+            slots: o.slots,
+            rate: o.rate,
+          });
+          await app.get(AuditService).record({
+            action: 'gpu.add',
+            actor: 'cli',
+            targetType: 'gpu',
+            targetId: `${rigName}/${o.index}`,
+            detail: { model: o.model },
+          });
           print(
             `added GPU ${o.index} (${added.model}, ${added.vramMb} MiB, ${added.driverKind}) to rig ${rigName} with ${o.slots} slot(s)`,
           );

@@ -53,15 +53,11 @@ describe(choosePlacement.name, () => {
     );
     expect(p).toEqual({ ok: true, rigId: 'd', slotIds: [] });
   });
-  it('says why nothing fits: no rig, no image, or full', () => {
+  it('says why nothing fits: no rig, or all full', () => {
     expect(choosePlacement([rig({ id: 'a', state: 'retired' })], cpuOnly)).toEqual({
       ok: false,
       reason: 'no rig is available right now',
       retryable: true,
-    });
-    expect(choosePlacement([rig({ id: 'a', hasImage: false })], cpuOnly)).toMatchObject({
-      ok: false,
-      retryable: false,
     });
     expect(choosePlacement([rig({ id: 'a', memoryFreeMb: 512 })], cpuOnly)).toEqual({
       ok: false,
@@ -70,6 +66,17 @@ describe(choosePlacement.name, () => {
     });
     expect(choosePlacement([rig({ id: 'a', cpuFreeMillis: 500 })], cpuOnly)).toMatchObject({ ok: false });
   });
+  it('asks a rig to pull the image only when no rig has it', () => {
+    expect(
+      choosePlacement([rig({ id: 'a', hasImage: false, memoryFreeMb: 9000 }), rig({ id: 'b' })], cpuOnly),
+    ).toMatchObject({ rigId: 'b' });
+    expect(choosePlacement([rig({ id: 'a', hasImage: false })], cpuOnly)).toEqual({
+      ok: true,
+      rigId: 'a',
+      slotIds: [],
+    });
+  });
+
   it("prefers the rig with the student's home, then the emptiest", () => {
     const rigs = [
       rig({ id: 'a', memoryFreeMb: 2048 }),

@@ -65,17 +65,16 @@ function slotFits(slot: SlotCandidate, gpu: GpuPolicy): boolean {
 }
 
 /**
- * Chooses a rig (and a GPU slot when asked) among candidates: active, reachable, holding the image,
- * with free CPU, memory and a fitting slot. Prefers the rig with the student's home (no data to move),
+ * Chooses a rig (and a GPU slot when asked) among candidates: active, reachable, holding the image
+ * (or, when none does, able to pull it), with free CPU, memory and a fitting slot. Prefers the rig with the student's home (no data to move),
  * then spreads load (most free memory share, then fewest labs). The reason for "no" names the scarce
  * resource so the student knows whether waiting helps.
  */
 export function choosePlacement(rigs: RigCandidate[], req: PlacementRequest): Placement {
   const eligible = rigs.filter((r) => r.state === 'active' && r.reachable);
   if (eligible.length === 0) return { ok: false, reason: 'no rig is available right now', retryable: true };
-  const withImage = eligible.filter((r) => r.hasImage);
-  if (withImage.length === 0)
-    return { ok: false, reason: "no available rig has this lab's image yet", retryable: false };
+  // Rigs holding the image start at once; only when none does is a rig asked to pull it.
+  const withImage = eligible.some((r) => r.hasImage) ? eligible.filter((r) => r.hasImage) : eligible;
   const roomy = withImage.filter((r) => r.cpuFreeMillis >= req.cpuMillis && r.memoryFreeMb >= req.memoryMb);
   if (roomy.length === 0) return { ok: false, reason: 'all rigs are full (CPU or memory)', retryable: true };
   let fitting = roomy.map((r) => ({
