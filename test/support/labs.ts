@@ -10,7 +10,7 @@ import { Course, CourseRole, Enrollment } from '../../api/src/modules/courses/co
 import { Gpu, GpuSlot, Rig } from '../../api/src/modules/rigs/rig.entity';
 import { GpuPolicy, LabTemplate, LabTemplateVersion } from '../../api/src/modules/templates/lab-template.entity';
 import { CampusRole, User } from '../../api/src/modules/users/user.entity';
-import type { TestPortal } from './app';
+import { migratedDatabase, startPortal, testConfig, type TestPortal } from './app';
 import { env, ROOT } from './services';
 
 // Factories that insert real rows (STYLE.md), and helpers to drive labs as a student would.
@@ -235,3 +235,36 @@ export async function until<T>(
 }
 
 export { ROOT };
+
+export interface LabPortal {
+  deployment: string;
+  db: Awaited<ReturnType<typeof migratedDatabase>>;
+  portal: TestPortal;
+}
+
+/**
+ * A portal of the test file's own (database, deployment label) on the test engine, started before
+ * its tests and torn down after them, with every container, volume and network it made.
+ * Periodic repair and culling are off unless `vars` turn them on: tests call them when they mean to.
+ */
+export function labPortal(vars: Record<string, string> = {}): LabPortal {
+  const f = { deployment: randomDeployment() } as LabPortal;
+  beforeAll(async () => {
+    f.db = await migratedDatabase();
+    f.portal = await startPortal(
+      testConfig({
+        DATABASE_URL: f.db.url,
+        DEPLOYMENT_ID: f.deployment,
+        RECONCILE_INTERVAL_S: '3600',
+        CULL_INTERVAL_S: '3600',
+        ...vars,
+      }),
+    );
+  });
+  afterAll(async () => {
+    await f.portal?.close();
+    await cleanEngine(env.dockerHost, f.deployment);
+    await f.db?.drop();
+  });
+  return f;
+}
