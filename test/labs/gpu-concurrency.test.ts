@@ -59,8 +59,7 @@ describe('20 concurrent GPU launches on a pool with 3 GPU slots', () => {
         samples++;
         return sessions();
       },
-      (all) =>
-        all.filter((s) => s.state === 'ready').length === 3 && all.filter(isWaiting).length === 17,
+      (all) => all.filter((s) => s.state === 'ready').length === 3 && all.filter(isWaiting).length === 17,
       150_000,
       300,
     );

@@ -135,7 +135,8 @@ export function readProgress(
             const block = buf.slice(0, i);
             buf = buf.slice(i + 2);
             const data = block.split('\n').find((l) => l.startsWith('data: '));
-            if (data) events.push(JSON.parse(data.slice(6)));
+            const id = block.split('\n').find((l) => l.startsWith('id: '));
+            if (data) events.push({ ...JSON.parse(data.slice(6)), ...(id ? { eventId: id.slice(4) } : {}) });
           }
         });
         res.on('end', () => resolve(events));

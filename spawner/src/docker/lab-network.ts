@@ -85,10 +85,10 @@ export async function ensureLabNetwork(
     });
     return { name, id: net.id };
   } catch (err) {
-    if (statusOf(err) === 409) {
-      const raced = await existing();
-      if (raced) return raced;
-    }
+    // A racing create shows up as 409 (same name) or, inside dockerd, as a 500 about the same bridge
+    // name: either way the other start made the network, so use it.
+    const raced = await existing();
+    if (raced) return raced;
     throw err;
   }
 }

@@ -46,6 +46,35 @@ export class LabProgressService {
     }
   }
 
+  /**
+   * Marks a launch as being worked on for `seconds`. The reconciler gives a launch a new job only when
+   * this mark is gone (its job was lost with Redis or a killed process), never a second one beside it.
+   */
+  async heartbeat(sessionId: string, seconds: number): Promise<void> {
+    await this.redis.client
+      .set(`${this.config.deployment}:working:${sessionId}`, '1', 'EX', Math.max(1, Math.ceil(seconds)))
+      .catch(() => undefined);
+  }
+
+  async working(sessionId: string): Promise<boolean> {
+    try {
+      return (await this.redis.client.exists(`${this.config.deployment}:working:${sessionId}`)) === 1;
+    } catch {
+      return true; // Redis away: no new jobs could be queued anyway
+    }
+  }
+
+  /** Records a step unless it says the same as the last one (a waiting launch retries often). */
+  async reportIfChanged(sessionId: string, progress: number, message: string): Promise<void> {
+    try {
+      const [last] = await this.redis.client.xrevrange(this.key(sessionId), '+', '-', 'COUNT', 1);
+      if (last && (JSON.parse(last[1][1]) as ProgressEvent).message === message) return;
+    } catch {
+      return;
+    }
+    await this.report(sessionId, progress, message);
+  }
+
   /** Steps after `afterId` ('0' = from the start), with the id to continue from. */
   async read(
     sessionId: string,

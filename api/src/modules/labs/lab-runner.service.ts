@@ -62,29 +62,16 @@ export class LabRunnerService {
           );
           return 'timed out waiting';
         }
-        const placing = await this.sessions.transition(sessionId, 'placing', 'looking for a rig', {}, [
-          'queued',
-          'placing',
-        ]);
-        if (!placing) return 'moved on';
-        await this.progress.report(sessionId, 10, 'Looking for a rig with room for this lab');
-        const placed = await this.placement.place(placing);
+        if (!session.stateReason.startsWith('waiting: ')) {
+          await this.progress.report(sessionId, 10, 'Looking for a rig with room for this lab');
+        }
+        const placed = await this.placement.place(session);
         if (!placed.ok) {
           if (!placed.retryable) {
-            await this.fail(placing, placed.reason);
+            await this.fail(session, placed.reason);
             return 'unplaceable';
           }
-          const waiting = await this.sessions.transition(sessionId, 'queued', `waiting: ${placed.reason}`, {}, [
-            'placing',
-          ]);
-          if (waiting) {
-            await this.progress.report(sessionId, 5, `Waiting in the queue: ${placed.reason}`);
-            await this.queue.enqueue(
-              JobName.LaunchLab,
-              { sessionId },
-              { jobId: `${sessionId}.launch.${Date.now()}`, delay: RETRY_PLACEMENT_MS },
-            );
-          }
+          await this.wait(session, placed.reason);
           return 'queued';
         }
         session = placed.session;
@@ -102,7 +89,33 @@ export class LabRunnerService {
     }
   }
 
+  /** Keeps a launch in the queue: says why and where it stands, and tries again shortly. */
+  private async wait(session: LabSession, why: string): Promise<void> {
+    const reason = `waiting: ${why}`;
+    // Written only when the reason changes: a queue of waiting launches costs no writes per retry.
+    if (session.stateReason !== reason) {
+      if (!(await this.sessions.transition(session.id, 'queued', reason, {}, ['queued']))) return;
+    }
+    const [{ ahead, total }] = await this.db.query(
+      `SELECT count(*) FILTER (WHERE created_at < $1)::int AS ahead, count(*)::int AS total FROM lab_sessions WHERE state IN ('queued', 'placing')`,
+      [session.createdAt],
+    );
+    await this.progress.heartbeat(session.id, RETRY_PLACEMENT_MS / 1000 + 10);
+    await this.progress.reportIfChanged(
+      session.id,
+      5,
+      `Waiting in the queue (position ${ahead + 1} of ${total}): ${why}`,
+    );
+    await this.queue.enqueue(
+      JobName.LaunchLab,
+      { sessionId: session.id },
+      { jobId: `${session.id}.launch.${Date.now()}`, delay: RETRY_PLACEMENT_MS },
+    );
+  }
+
   private async start(session: LabSession, deadline: number): Promise<void> {
+    // Creating and starting a container takes seconds (the engine client's timeout bounds it at 30 s).
+    await this.progress.heartbeat(session.id, 40);
     const rig = session.rig ?? (await this.db.getRepository(Rig).findOneByOrFail({ id: session.rigId! }));
     const target = this.rigs.targetOf(rig);
     const spec = await this.specOf(session);
@@ -123,11 +136,10 @@ export class LabRunnerService {
       return;
     }
     await this.progress.report(session.id, 85, 'Waiting for Jupyter to answer');
-    await waitForJupyter(
-      { endpoint: url, baseUrl: spec.baseUrl, token: spec.token },
-      deadline,
-      async () => (await this.sessions.byId(session.id))?.state !== 'starting',
-    );
+    await waitForJupyter({ endpoint: url, baseUrl: spec.baseUrl, token: spec.token }, deadline, async () => {
+      await this.progress.heartbeat(session.id, 10);
+      return (await this.sessions.byId(session.id))?.state !== 'starting';
+    });
     const ready = await this.sessions.transition(
       session.id,
       'ready',

@@ -11,6 +11,13 @@ import { LabSessionsRepository } from './lab-sessions.repository';
 import { choosePlacement, Placement, RigCandidate } from './labs.policy';
 import { SPAWNER } from './spawner.provider';
 
+/** Thrown inside the placement transaction to roll it back, carrying the reason out. */
+class NotPlaced extends Error {
+  constructor(readonly outcome: Extract<Placement, { ok: false }>) {
+    super(outcome.reason);
+  }
+}
+
 type Outcome = { ok: true; session: LabSession; rig: Rig } | Extract<Placement, { ok: false }>;
 
 /**
@@ -48,93 +55,111 @@ export class PlacementService {
       ),
     );
 
-    return this.db.transaction(async (m) => {
-      const rigs: Rig[] = await m
-        .getRepository(Rig)
-        .createQueryBuilder('r')
-        .where("r.state = 'active'")
-        .orderBy('r.id')
-        .setLock('pessimistic_write')
-        .getMany();
-      const used: Array<{ rig_id: string; cpu: string; mem: string; n: string }> = await m.query(
-        `SELECT s.rig_id, sum(v.cpu_millis) AS cpu, sum(v.memory_mb) AS mem, count(*) AS n
+    try {
+      return await this.db.transaction(async (m) => {
+        // queued → placing → starting happen in this one transaction: a failed attempt leaves the
+        // session queued as it was (no write per retry), and a crash cannot strand it in `placing`.
+        const claimed = await this.sessions.transition(
+          session.id,
+          'placing',
+          'looking for a rig',
+          {},
+          ['queued', 'placing'],
+          m,
+        );
+        if (!claimed)
+          throw new NotPlaced({ ok: false, reason: 'the lab was stopped before it was placed', retryable: false });
+        const rigs: Rig[] = await m
+          .getRepository(Rig)
+          .createQueryBuilder('r')
+          .where("r.state = 'active'")
+          .orderBy('r.id')
+          .setLock('pessimistic_write')
+          .getMany();
+        const used: Array<{ rig_id: string; cpu: string; mem: string; n: string }> = await m.query(
+          `SELECT s.rig_id, sum(v.cpu_millis) AS cpu, sum(v.memory_mb) AS mem, count(*) AS n
            FROM lab_sessions s JOIN lab_template_versions v ON v.id = s.template_version_id
           WHERE s.rig_id IS NOT NULL AND s.state IN ('placing', 'starting', 'ready', 'stopping')
           GROUP BY s.rig_id`,
-      );
-      const slots: Array<{
-        id: string;
-        rig_id: string;
-        model: string;
-        driver_kind: string;
-        vram_mb: number;
-        healthy: boolean;
-      }> = await m.query(
-        `SELECT s.id, g.rig_id, g.model, g.driver_kind, g.vram_mb, g.healthy
+        );
+        const slots: Array<{
+          id: string;
+          rig_id: string;
+          model: string;
+          driver_kind: string;
+          vram_mb: number;
+          healthy: boolean;
+        }> = await m.query(
+          `SELECT s.id, g.rig_id, g.model, g.driver_kind, g.vram_mb, g.healthy
            FROM gpu_slots s JOIN gpus g ON g.id = s.gpu_id
           WHERE s.session_id IS NULL ORDER BY g.index, s.slot_index`,
-      );
-      const home =
-        this.config.homes.storage === 'local'
-          ? (
-              (await m.query(
-                `SELECT rig_id FROM lab_sessions WHERE user_id = $1 AND course_id = $2 AND rig_id IS NOT NULL AND id <> $3 ORDER BY created_at DESC LIMIT 1`,
-                [session.userId, session.courseId, session.id],
-              )) as Array<{ rig_id: string }>
-            )[0]?.rig_id
-          : undefined;
+        );
+        const home =
+          this.config.homes.storage === 'local'
+            ? (
+                (await m.query(
+                  `SELECT rig_id FROM lab_sessions WHERE user_id = $1 AND course_id = $2 AND rig_id IS NOT NULL AND id <> $3 ORDER BY created_at DESC LIMIT 1`,
+                  [session.userId, session.courseId, session.id],
+                )) as Array<{ rig_id: string }>
+              )[0]?.rig_id
+            : undefined;
 
-      const candidates: RigCandidate[] = rigs.map((rig) => {
-        const u = used.find((x) => x.rig_id === rig.id);
-        const probe = probes.get(rig.id) ?? { reachable: false, hasImage: false };
-        return {
-          id: rig.id,
-          name: rig.name,
-          state: rig.state,
-          reachable: probe.reachable,
-          hasImage: probe.hasImage,
-          cpuFreeMillis: rig.cpuMillis - Number(u?.cpu ?? 0),
-          memoryFreeMb: rig.memoryMb - Number(u?.mem ?? 0),
-          runningLabs: Number(u?.n ?? 0),
-          holdsHome: rig.id === home,
-          freeSlots: slots
-            .filter((s) => s.rig_id === rig.id)
-            .map((s) => ({
-              slotId: s.id,
-              gpuModel: s.model,
-              driverKind: s.driver_kind,
-              vramMb: s.vram_mb,
-              healthy: s.healthy,
-            })),
-        };
-      });
-      const decision = choosePlacement(candidates, {
-        cpuMillis: version.cpuMillis,
-        memoryMb: version.memoryMb,
-        gpu: version.gpuPolicy,
-      });
-      if (!decision.ok) return decision;
+        const candidates: RigCandidate[] = rigs.map((rig) => {
+          const u = used.find((x) => x.rig_id === rig.id);
+          const probe = probes.get(rig.id) ?? { reachable: false, hasImage: false };
+          return {
+            id: rig.id,
+            name: rig.name,
+            state: rig.state,
+            reachable: probe.reachable,
+            hasImage: probe.hasImage,
+            cpuFreeMillis: rig.cpuMillis - Number(u?.cpu ?? 0),
+            memoryFreeMb: rig.memoryMb - Number(u?.mem ?? 0),
+            runningLabs: Number(u?.n ?? 0),
+            holdsHome: rig.id === home,
+            freeSlots: slots
+              .filter((s) => s.rig_id === rig.id)
+              .map((s) => ({
+                slotId: s.id,
+                gpuModel: s.model,
+                driverKind: s.driver_kind,
+                vramMb: s.vram_mb,
+                healthy: s.healthy,
+              })),
+          };
+        });
+        const decision = choosePlacement(candidates, {
+          cpuMillis: version.cpuMillis,
+          memoryMb: version.memoryMb,
+          gpu: version.gpuPolicy,
+        });
+        if (!decision.ok) throw new NotPlaced(decision);
 
-      if (version.gpuPolicy.required) {
-        // TypeORM answers an UPDATE with [rows, affected].
-        const [, reserved] = (await m.query(
-          `UPDATE gpu_slots SET session_id = $1, reserved_at = now() WHERE id = $2 AND session_id IS NULL`,
-          [session.id, decision.slotIds[0]],
-        )) as [unknown, number];
-        if (reserved !== 1) return { ok: false as const, reason: 'the GPU was taken a moment ago', retryable: true };
-      }
-      const rig = rigs.find((r) => r.id === decision.rigId)!;
-      const placed = await this.sessions.transition(
-        session.id,
-        'starting',
-        `placed on rig ${rig.name}`,
-        { rigId: rig.id, startedAt: new Date() },
-        ['placing'],
-        m,
-      );
-      if (!placed)
-        return { ok: false as const, reason: 'the lab was stopped while it was being placed', retryable: false };
-      return { ok: true as const, session: placed, rig };
-    });
+        if (version.gpuPolicy.required) {
+          // TypeORM answers an UPDATE with [rows, affected].
+          const [, reserved] = (await m.query(
+            `UPDATE gpu_slots SET session_id = $1, reserved_at = now() WHERE id = $2 AND session_id IS NULL`,
+            [session.id, decision.slotIds[0]],
+          )) as [unknown, number];
+          if (reserved !== 1)
+            throw new NotPlaced({ ok: false, reason: 'the GPU was taken a moment ago', retryable: true });
+        }
+        const rig = rigs.find((r) => r.id === decision.rigId)!;
+        const placed = await this.sessions.transition(
+          session.id,
+          'starting',
+          `placed on rig ${rig.name}`,
+          { rigId: rig.id, startedAt: new Date() },
+          ['placing'],
+          m,
+        );
+        if (!placed)
+          throw new NotPlaced({ ok: false, reason: 'the lab was stopped while it was being placed', retryable: false });
+        return { ok: true as const, session: placed, rig };
+      });
+    } catch (err) {
+      if (err instanceof NotPlaced) return err.outcome;
+      throw err;
+    }
   }
 }

@@ -11,6 +11,7 @@ import { Rig } from '../rigs/rig.entity';
 import { RigsService } from '../rigs/rigs.service';
 import { ACTIVE_LAB_STATES, LabSession } from './lab-session.entity';
 import { LabSessionsRepository } from './lab-sessions.repository';
+import { LabProgressService } from './lab-progress.service';
 import { LabRunnerService } from './lab-runner.service';
 import { SPAWNER } from './spawner.provider';
 
@@ -44,6 +45,7 @@ export class ReconcilerService {
     private readonly runner: LabRunnerService,
     private readonly rigs: RigsService,
     private readonly queue: QueueService,
+    private readonly progress: LabProgressService,
   ) {}
 
   @JobHandler(JobName.Reconcile)
@@ -120,7 +122,11 @@ export class ReconcilerService {
       } else if (s.state === 'starting' && sinceLaunch > launchMs + 30_000) {
         await this.runner.fail(s, `the lab did not start within ${this.config.labs.launchTimeoutS} s`);
         report.stuckFailed++;
-      } else if ((s.state === 'queued' || s.state === 'starting' || s.state === 'placing') && age > 15_000) {
+      } else if (
+        ['queued', 'placing', 'starting'].includes(s.state) &&
+        age > 15_000 &&
+        !(await this.progress.working(s.id))
+      ) {
         // A launch whose job vanished (Redis lost, portal killed): give it a job again; the job is idempotent.
         await this.queue.enqueue(
           JobName.LaunchLab,
