@@ -42,7 +42,9 @@ export class CullerService {
         busy = a.busy;
         if (a.lastActivity && a.lastActivity > last) last = a.lastActivity;
       } catch {
-        // Jupyter not answering: judge by the portal's own record; the reconciler handles dead containers.
+        // Jupyter not answering in time (a heavy training run can starve it): it may well be busy, so
+        // only the maximum age applies this round. Dead containers are the reconciler's business.
+        busy = true;
       }
       const now = new Date();
       if (s.cullWarnedAt && (busy || last > s.cullWarnedAt)) {

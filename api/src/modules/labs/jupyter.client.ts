@@ -63,7 +63,7 @@ export interface KernelActivity {
 }
 
 /** Whether any kernel is busy, and Jupyter's own last activity time. */
-export async function kernelActivity(t: JupyterTarget, timeoutMs = 3000): Promise<KernelActivity> {
+export async function kernelActivity(t: JupyterTarget, timeoutMs = 5000): Promise<KernelActivity> {
   const [kernels, status] = await Promise.all([
     // no_track_activity: the culler's own look must not count as the student's activity.
     getJson<Array<{ execution_state: string; last_activity: string }>>(t, 'api/kernels?no_track_activity=1', timeoutMs),
