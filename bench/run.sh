@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# npm run bench — launch latency, proxy throughput and a burst of launches, side by side with their
+# baselines in one run (bench/README.md). Starts what it needs like `npm test`, stops what it started.
+source "$(dirname "${BASH_SOURCE[0]}")/../infra/lib.sh"
+source "$RIGLAB_ROOT/infra/env.sh"
+cd "$RIGLAB_ROOT"
+svc="$RIGLAB_ROOT/infra/services.sh"
+started=()
+cleanup() {
+  local s
+  for s in "${started[@]}"; do
+    case "$s" in
+      postgres) bash "$svc" pg-stop ;;
+      redis) bash "$svc" redis-stop bench ;;
+      engine) bash "$svc" engine-stop local ;;
+      rig2) bash "$svc" engine-stop bench-rig ;;
+    esac
+  done
+}
+trap cleanup EXIT
+
+node_ok
+deps_ok
+ensure_packages initdb:postgresql redis-server:redis-server dockerd:docker.io ip:iproute2
+PG_BIN="$(pg_bindir)"
+if ! { [ -f "$RIGLAB_STATE/postgres/data/PG_VERSION" ] && (is_root && runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$RIGLAB_STATE/postgres/data" status || "$PG_BIN/pg_ctl" -D "$RIGLAB_STATE/postgres/data" status) >/dev/null 2>&1; }; then
+  bash "$svc" pg-start "$LOCAL_PG_PORT"; started+=(postgres)
+fi
+bash "$svc" redis-start bench 63799; started+=(redis)
+pid_alive "$RIGLAB_STATE/engines/local/dockerd.pid" || started+=(engine)
+ENGINE="$(bash "$svc" engine-start local riglab0 172.31.240.1/24)"
+pid_alive "$RIGLAB_STATE/engines/bench-rig/dockerd.pid" || started+=(rig2)
+RIG2="$(bash "$svc" engine-start bench-rig riglab5 172.31.245.1/24)"
+build_ok
+IMAGE="$(DOCKER_HOST="$ENGINE" bash infra/lab-image.sh course-templates/python-basics)"
+DOCKER_HOST="$RIG2" docker image inspect "$IMAGE" >/dev/null 2>&1 || docker -H "$ENGINE" save "$IMAGE" | docker -H "$RIG2" load -q >/dev/null
+
+PG_ADMIN_URL="$(bash "$svc" pg-url)" REDIS_URL="redis://127.0.0.1:63799" ENGINE="$ENGINE" RIG2="$RIG2" IMAGE="$IMAGE" \
+  node bench/labs.bench.js "$@"
