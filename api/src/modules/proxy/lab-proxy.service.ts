@@ -1,6 +1,5 @@
 import { Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import httpProxy from 'http-proxy';
 import { Agent, IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -61,16 +60,15 @@ export class LabProxyService implements OnModuleDestroy {
     return !!url && url.startsWith('/user/');
   }
 
-  /** Express middleware for `/user/…` HTTP requests; other paths pass through. */
-  middleware(): RequestHandler {
-    return (req: Request, res: Response, next: NextFunction) => {
-      if (!LabProxyService.matches(req.url)) return next();
-      void this.authorize(req).then((v) => {
-        if (!v.ok) return this.refuse(req, res, v);
-        this.prepare(req, v.route);
-        this.proxy.web(req, res, { target: v.route.target, selfHandleResponse: true });
-      });
-    };
+  /**
+   * Handles a `/user/…` HTTP request on the bare Node server, ahead of Express and Nest: notebook
+   * traffic is most of the portal's requests and needs none of their middleware.
+   */
+  async web(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const v = await this.authorize(req);
+    if (!v.ok) return this.refuse(req, res, v);
+    this.prepare(req, v.route);
+    this.proxy.web(req, res, { target: v.route.target, selfHandleResponse: true });
   }
 
   /** For the HTTP server's `upgrade` event (kernel and terminal WebSockets). */
@@ -160,9 +158,10 @@ export class LabProxyService implements OnModuleDestroy {
     }
   }
 
-  private refuse(req: Request, res: Response, v: Extract<Verdict, { ok: false }>): void {
+  private refuse(req: IncomingMessage, res: ServerResponse, v: Extract<Verdict, { ok: false }>): void {
     if (v.signIn && req.method === 'GET' && (req.headers.accept ?? '').includes('text/html')) {
-      res.redirect(302, `/?next=${encodeURIComponent(req.originalUrl)}`);
+      res.writeHead(302, { Location: `/?next=${encodeURIComponent(req.url ?? '/')}` });
+      res.end();
       return;
     }
     this.answer(res, v.status, v.message);

@@ -6,6 +6,7 @@ import type { NextFunction, Request, Response } from 'express';
 import session from 'express-session';
 import { Logger } from 'nestjs-pino';
 import { existsSync } from 'node:fs';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { join } from 'node:path';
 import { DataSource } from 'typeorm';
@@ -67,10 +68,18 @@ export async function createApp(config: Config): Promise<NestExpressApplication>
   // A session store outage must not take token-authenticated calls down with it: carry on unsigned-in.
   app.use((req: Request, res: Response, next: NextFunction) => sessions(req, res, () => next()));
 
-  // Notebook traffic: before Nest's router and body parsers, so request bodies stream through untouched.
+  // Notebook traffic goes straight from the Node server to the proxy, ahead of Express: no middleware
+  // but the session cookie's, read only when one is sent; bodies stream through untouched.
   const labProxy = app.get(LabProxyService);
-  app.use(labProxy.middleware());
-  app.getHttpServer().on('upgrade', (req: Request, socket: Duplex, head: Buffer) => {
+  const server = app.getHttpServer() as Server;
+  const express = server.listeners('request') as Array<(req: IncomingMessage, res: ServerResponse) => void>;
+  server.removeAllListeners('request');
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    if (!LabProxyService.matches(req.url)) return express.forEach((l) => l.call(server, req, res));
+    if (!req.headers.cookie) return void labProxy.web(req, res);
+    sessions(req as Request, res as Response, () => void labProxy.web(req, res));
+  });
+  server.on('upgrade', (req: Request, socket: Duplex, head: Buffer) => {
     if (!LabProxyService.matches(req.url)) return socket.destroy();
     // Browser sessions are read the same way as for HTTP requests.
     sessions(req, {} as Response, () => void labProxy.upgrade(req, socket, head));
