@@ -63,7 +63,7 @@ env_file_ok() {
   cat >"$tmp" <<EOT
 # Written by npm run up; the portal and \`npx riglab\` read it. Real environment variables win.
 RIGLAB_ENV=development
-DEV_SIGN_IN=true
+DEV_IDP=true
 PORT=$PORTAL_PORT
 DATABASE_URL=$DB_URL
 REDIS_URL=$RD_URL

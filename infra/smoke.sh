@@ -27,6 +27,27 @@ echo "token: npx riglab token create --user admin authenticates GET /api/me"
 curl -fsS "$base/" | grep -q '<div id="root">' || fail "the web UI is not served at /"
 echo "web: UI served at /"
 
+# University sign-in, the whole SAML flow a browser drives: portal → development IdP form → ACS.
+BASE="$base" node -e '
+  const base = process.env.BASE;
+  const unesc = (s) => s.replace(/&quot;/g, "\"").replace(/&#39;/g, "\x27").replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&amp;/g, "&");
+  const form = (html) => ({
+    action: unesc((/<form[^>]*action="([^"]*)"/.exec(html) || [])[1] || ""),
+    fields: Object.fromEntries([...html.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)].map((m) => [m[1], unesc(m[2])])),
+  });
+  (async () => {
+    const start = await fetch(base + "/auth/saml/login?next=/courses", { redirect: "manual" });
+    if (start.status !== 302) throw new Error("/auth/saml/login answered " + start.status);
+    const idp = form(await (await fetch(start.headers.get("location"))).text());
+    const answer = form(await (await fetch(idp.action, { method: "POST", body: new URLSearchParams({ ...idp.fields, username: "student", password: "demo" }) })).text());
+    const acs = await fetch(answer.action, { method: "POST", body: new URLSearchParams(answer.fields), redirect: "manual" });
+    if (acs.status !== 303) throw new Error("the ACS answered " + acs.status);
+    const cookie = (acs.headers.get("set-cookie") || "").split(";")[0];
+    const me = await (await fetch(base + "/api/me", { headers: { cookie } })).json();
+    if (me.username !== "student" || !me.courses.some((c) => c.code === "CS101")) throw new Error("/api/me: " + JSON.stringify(me));
+  })().catch((e) => { console.error(e.message); process.exit(1); });' || fail "SAML sign-in through the development IdP"
+echo "sso: student signed in through the development SAML IdP and sees CS101"
+
 # A student's lab, end to end: launch, Jupyter answers through the portal's proxy, stop.
 student="$(npx --no-install riglab token create --user student --scope read labs --expires 1h 2>/dev/null)" || fail "token for student"
 auth=(-H "Authorization: Bearer $student")

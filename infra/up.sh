@@ -35,7 +35,7 @@ cat >&2 <<EOT
   riglab is up:  http://localhost:$PORTAL_PORT
   $(cat "$RIGLAB_STATE/seed.log")
 
-  Sign in (development sign-in) as:  student   instructor   admin
+  Sign in (development SAML IdP, password demo):  student   ta   instructor   admin
   As student, press Launch on "Python basics": Jupyter opens at /user/student/python-basics/
   API token for scripts:             npx riglab token create --user admin
   Health / metrics / API docs:       /api/health   /metrics   /api/docs

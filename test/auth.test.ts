@@ -2,7 +2,6 @@ import request from 'supertest';
 import { ApiToken } from '../api/src/modules/auth/api-token.entity';
 import { TokensService } from '../api/src/modules/auth/tokens.service';
 import { UsersService } from '../api/src/modules/users/users.service';
-import { SESSION_COOKIE } from '../api/src/platform/http/bootstrap';
 import { migratedDatabase, startPortal, testConfig, TestPortal } from './support/app';
 
 describe('authentication', () => {
@@ -13,7 +12,7 @@ describe('authentication', () => {
   beforeAll(async () => {
     db = await migratedDatabase();
     portal = await startPortal(
-      testConfig({ DATABASE_URL: db.url, RIGLAB_ENV: 'development', DEV_SIGN_IN: 'true', RUN_WORKERS: 'false' }),
+      testConfig({ DATABASE_URL: db.url, RUN_WORKERS: 'false' }),
     );
     const users = portal.app.get(UsersService);
     await users.add({ username: 'ada', campusRole: 'student' });
@@ -133,44 +132,21 @@ describe('authentication', () => {
       });
     });
 
-    it('sign in (development), carry an HttpOnly cookie, and end at sign-out', async () => {
-      const agent = request.agent(portal.url);
-      const signIn = await agent.post('/api/auth/dev-sign-in').send({ username: 'ada' });
-      expect(signIn.status).toBe(200);
-      const cookie = String(signIn.headers['set-cookie']);
-      expect(cookie).toContain(`${SESSION_COOKIE}=`);
-      expect(cookie).toMatch(/HttpOnly/i);
-      expect(cookie).toMatch(/SameSite=Lax/i);
-      expect((await agent.get('/api/me')).body).toMatchObject({ username: 'ada', authenticatedVia: 'session' });
-      expect((await agent.post('/api/auth/sign-out')).status).toBe(204);
-      expect((await agent.get('/api/me')).status).toBe(401);
-    });
-
-    it('refuse an unknown user and bad input with a clear message', async () => {
-      const unknown = await request(portal.url).post('/api/auth/dev-sign-in').send({ username: 'nobody' });
-      expect([unknown.status, unknown.body.message]).toEqual([404, "user 'nobody' does not exist"]);
-      const bad = await request(portal.url).post('/api/auth/dev-sign-in').send({ username: 7, extra: true });
-      expect(bad.status).toBe(400);
-      expect(bad.body.message).toMatch(/property extra should not exist/);
-      expect(bad.body.message).toMatch(/username must be a string/);
-    });
-
-    it('offer no development sign-in outside development mode', async () => {
-      const prod = await startPortal(testConfig({ DATABASE_URL: db.url, RUN_WORKERS: 'false' }));
-      try {
-        expect((await request(prod.url).get('/api/auth/config')).body).toEqual({ devSignIn: false, sso: false });
-        const res = await request(prod.url).post('/api/auth/dev-sign-in').send({ username: 'ada' });
-        expect([res.status, res.body.message]).toEqual([404, 'development sign-in is off on this portal']);
-      } finally {
-        await prod.close();
-      }
+    it('offer no SSO and no development IdP unless configured', async () => {
+      expect((await request(portal.url).get('/api/auth/config')).body).toEqual({
+        sso: { enabled: false, loginUrl: '/auth/saml/login', label: 'your university account' },
+        devIdp: { enabled: false, accounts: [] },
+      });
+      expect((await request(portal.url).get('/dev-idp/sso')).status).toBe(404);
+      const start = await request(portal.url).get('/auth/saml/login');
+      expect(start.status).toBe(404);
+      expect(start.text).toContain('SSO is not configured on this portal.');
     });
   });
 
   it('only admins reach the rigs API', async () => {
-    const agent = request.agent(portal.url);
-    await agent.post('/api/auth/dev-sign-in').send({ username: 'ada' });
-    const res = await agent.get('/api/rigs');
+    const { token } = await tokens.create(await portal.app.get(UsersService).byUsername('ada'), {});
+    const res = await request(portal.url).get('/api/rigs').set('Authorization', `Bearer ${token}`);
     expect([res.status, res.body.message]).toEqual([403, 'this needs the campus role admin']);
   });
 

@@ -30,7 +30,7 @@ describe('riglab CLI', () => {
   it('migrates an empty database, and says so when there is nothing left to do', () => {
     expect(riglab('migrate')).toMatchObject({
       code: 0,
-      out: 'applied 2 migration(s): Initial1764201600000, LabSessionRuntime1764288000000',
+      out: 'applied 3 migration(s): Initial1764201600000, LabSessionRuntime1764288000000, SsoIdentity1764374400000',
     });
     expect(riglab('migrate')).toMatchObject({ code: 0, out: 'database schema is up to date' });
   });

@@ -26,7 +26,11 @@ describe('database migrations', () => {
   it('apply on an empty database and create the whole first data model', async () => {
     expect(await tables(ds)).toEqual([]);
     const applied = await ds.runMigrations({ transaction: 'each' });
-    expect(applied.map((m) => m.name)).toEqual(['Initial1764201600000', 'LabSessionRuntime1764288000000']);
+    expect(applied.map((m) => m.name)).toEqual([
+      'Initial1764201600000',
+      'LabSessionRuntime1764288000000',
+      'SsoIdentity1764374400000',
+    ]);
     expect(await tables(ds)).toEqual([
       'api_tokens',
       'audit_events',
@@ -67,6 +71,11 @@ describe('database migrations', () => {
   });
 
   it('roll back to an empty database, and apply again', async () => {
+    await ds.undoLastMigration({ transaction: 'each' });
+    const sso: Array<{ column_name: string }> = await ds.query(
+      `SELECT column_name FROM information_schema.columns WHERE table_name = 'users' AND column_name = 'campus_role_pinned'`,
+    );
+    expect(sso).toEqual([]);
     await ds.undoLastMigration({ transaction: 'each' });
     const columns: Array<{ column_name: string }> = await ds.query(
       `SELECT column_name FROM information_schema.columns WHERE table_name = 'lab_sessions' AND column_name = 'jupyter_token'`,

@@ -4,13 +4,17 @@ import { Header } from './Header';
 import { ErrorMessage } from './ui';
 import { usePathname, Link } from './router';
 import { SignInPage } from './pages/SignIn';
-import { CoursesPage, HomePage } from './pages/Home';
+import { HomePage } from './pages/Home';
+import { CoursesPage } from './pages/Courses';
+import { CoursePage } from './pages/Course';
 import { LabsPage } from './pages/Labs';
 import { TokensPage } from './pages/Tokens';
 import { StatusPage } from './pages/Status';
 
 type Session =
   { state: 'loading' } | { state: 'signed-out' } | { state: 'signed-in'; me: Me } | { state: 'error'; message: string };
+
+const COURSE_PATH = /^\/courses\/([^/]+)\/?$/;
 
 const TITLES: Record<string, string> = {
   '/': 'My labs',
@@ -39,6 +43,8 @@ export function App() {
   }, [loadMe]);
 
   useEffect(() => {
+    // The course page sets its own title once it knows the course.
+    if (session.state === 'signed-in' && COURSE_PATH.test(path)) return;
     const page = session.state === 'signed-in' ? (TITLES[path] ?? 'Not found') : 'Sign in';
     document.title = `${page} · riglab`;
   }, [path, session.state]);
@@ -73,14 +79,15 @@ export function App() {
   }
 
   if (session.state === 'signed-out') {
-    return <SignInPage onSignedIn={loadMe} />;
+    return <SignInPage />;
   }
 
   const { me } = session;
   const signedOut = () => setSession({ state: 'signed-out' });
 
   let page;
-  switch (path) {
+  const courseId = COURSE_PATH.exec(path)?.[1];
+  switch (courseId ? '/courses/:id' : path) {
     case '/':
       page = <HomePage me={me} onUnauthorized={signedOut} />;
       break;
@@ -88,7 +95,10 @@ export function App() {
       page = <LabsPage onUnauthorized={signedOut} />;
       break;
     case '/courses':
-      page = <CoursesPage me={me} />;
+      page = <CoursesPage me={me} onUnauthorized={signedOut} />;
+      break;
+    case '/courses/:id':
+      page = <CoursePage key={courseId} id={decodeURIComponent(courseId!)} me={me} onUnauthorized={signedOut} />;
       break;
     case '/tokens':
       page = <TokensPage me={me} onUnauthorized={signedOut} />;

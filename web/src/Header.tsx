@@ -12,7 +12,12 @@ export function Header({ me, path, onSignedOut }: { me: Me; path: string; onSign
     setBusy(true);
     setError(null);
     try {
-      await api.signOut();
+      const { redirect } = await api.signOut();
+      if (redirect) {
+        // Single logout at the identity provider; it sends the browser back to the portal.
+        window.location.assign(redirect);
+        return;
+      }
       navigate('/');
       onSignedOut();
     } catch (e) {
@@ -35,7 +40,9 @@ export function Header({ me, path, onSignedOut }: { me: Me; path: string; onSign
               </Link>
             </li>
             <li>
-              <Link href="/courses">Courses</Link>
+              <Link href="/courses" aria-current={path.startsWith('/courses') ? 'page' : undefined}>
+                Courses
+              </Link>
             </li>
             <li>
               <Link href="/tokens">Tokens</Link>

@@ -2,6 +2,9 @@
 
 export type CampusRole = 'admin' | 'staff' | 'student';
 
+export type CourseRole = 'instructor' | 'ta' | 'student';
+
+/** A course as `GET /api/me` lists it (the caller's enrolments). */
 export interface Course {
   id: string;
   code: string;
@@ -19,11 +22,73 @@ export interface Me {
   authenticatedVia: string;
   scopes: string[];
   courses: Course[];
+  /** Present for a browser session: sent back as `X-CSRF-Token` on every state-changing request. */
+  csrfToken?: string;
 }
 
 export interface AuthConfig {
-  devSignIn: boolean;
-  sso: boolean;
+  sso: { enabled: boolean; loginUrl: string; label: string };
+  /** The development identity provider (demo accounts, password `demo`); never on in production. */
+  devIdp: { enabled: boolean; accounts: string[] };
+}
+
+export interface CourseSettings {
+  /** May instructors open a student's running notebook (audited)? */
+  instructorNotebookAccess: boolean;
+}
+
+export interface CourseSummary {
+  id: string;
+  code: string;
+  term: string;
+  title: string;
+  archivedAt: string | null;
+  /** The caller's role in the course; null for a campus admin who is not on its roster. */
+  role: CourseRole | null;
+  memberCount: number;
+  settings: CourseSettings;
+}
+
+export interface CourseTemplate {
+  id: string;
+  slug: string;
+  title: string;
+  published: boolean;
+}
+
+export interface CourseDetail extends CourseSummary {
+  templates: CourseTemplate[];
+}
+
+export type MemberSource = 'manual' | 'csv' | 'sso';
+
+export interface Member {
+  username: string;
+  displayName: string | null;
+  email: string | null;
+  role: CourseRole;
+  source: MemberSource;
+  addedAt: string;
+}
+
+export type RosterAction = 'add' | 'change' | 'keep' | 'error';
+
+export interface RosterImport {
+  rows: { line: number; username: string; role: string; action: RosterAction; error?: string }[];
+  applied: boolean;
+  summary: Record<RosterAction, number>;
+}
+
+/** A lab in a course, as its staff see it; `url` only when the caller may open it. */
+export interface CourseLab {
+  id: string;
+  username: string;
+  template: { id: string; slug: string; title: string } | null;
+  state: LabState;
+  reason: string | null;
+  createdAt: string;
+  readyAt: string | null;
+  url?: string | null;
 }
 
 export interface ApiToken {
@@ -116,6 +181,8 @@ export class ApiError extends Error {
     readonly correlationId?: string,
     /** Seconds to wait before retrying, from a 429/503 `Retry-After` header. */
     readonly retryAfterS?: number,
+    /** The parsed JSON body, for answers that carry more than a message (e.g. a roster preview on 422). */
+    readonly body?: unknown,
   ) {
     super(message);
   }
@@ -131,13 +198,31 @@ interface RequestOptions {
   accept?: number[];
 }
 
+const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+/** The session's CSRF token, from the last `GET /api/me`; the portal refuses state changes without it. */
+let csrfToken: string | null = null;
+
 export async function request<T>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
+  try {
+    return await send<T>(method, path, opts);
+  } catch (e) {
+    // The token changes with the session (sign-in, expiry): learn the current one once and retry.
+    if (!(e instanceof ApiError && e.status === 403 && e.code === 'auth.csrf' && UNSAFE.has(method))) throw e;
+    await api.me();
+    return send<T>(method, path, opts);
+  }
+}
+
+async function send<T>(method: string, path: string, opts: RequestOptions): Promise<T> {
+  const headers: Record<string, string> = { 'Content-Type': 'application/json', Accept: 'application/json' };
+  if (UNSAFE.has(method) && csrfToken) headers['X-CSRF-Token'] = csrfToken;
   let res: Response;
   try {
     res = await fetch(path, {
       method,
       credentials: 'same-origin',
-      headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+      headers,
       body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
     });
   } catch {
@@ -162,7 +247,14 @@ export async function request<T>(method: string, path: string, opts: RequestOpti
       : Array.isArray(err.message)
         ? err.message.join('; ')
         : `The portal answered ${res.status} ${res.statusText || ''}`.trim();
-  throw new ApiError(res.status, message, err.code, err.correlationId, retryAfter(res.headers.get('Retry-After')));
+  throw new ApiError(
+    res.status,
+    message,
+    err.code,
+    err.correlationId,
+    retryAfter(res.headers.get('Retry-After')),
+    data,
+  );
 }
 
 /** `Retry-After` as seconds (it may be a number of seconds or an HTTP date). */
@@ -190,22 +282,57 @@ export async function retryOnceWhenBusy<T>(fn: () => Promise<T>, onWait: (second
   }
 }
 
+const enc = encodeURIComponent;
+const course = (id: string) => `/api/courses/${enc(id)}`;
+
 export const api = {
   authConfig: () => request<AuthConfig>('GET', '/api/auth/config'),
-  devSignIn: (username: string) =>
-    request<{ username: string }>('POST', '/api/auth/dev-sign-in', { body: { username } }),
-  signOut: () => request<void>('POST', '/api/auth/sign-out'),
-  me: () => request<Me>('GET', '/api/me'),
+  /** Ends the session; `redirect` is where the browser must go next (the IdP's single logout), if anywhere. */
+  signOut: async () => {
+    const r = await request<{ redirect?: string | null } | undefined>('POST', '/api/auth/sign-out');
+    csrfToken = null;
+    return { redirect: r?.redirect ?? null };
+  },
+  me: async () => {
+    const me = await request<Me>('GET', '/api/me');
+    csrfToken = me.csrfToken ?? null;
+    return me;
+  },
   tokens: () => request<ApiToken[]>('GET', '/api/tokens'),
   createToken: (body: { name: string; scopes: string[]; expires: string }) =>
     request<CreatedToken>('POST', '/api/tokens', { body }),
-  revokeToken: (id: string) => request<void>('DELETE', `/api/tokens/${encodeURIComponent(id)}`),
+  revokeToken: (id: string) => request<void>('DELETE', `/api/tokens/${enc(id)}`),
   launchable: () => request<LaunchableTemplate[]>('GET', '/api/labs/launchable'),
   labs: () => request<Lab[]>('GET', '/api/labs'),
   launchLab: (templateId: string) => request<Lab>('POST', '/api/labs', { body: { templateId } }),
-  stopLab: (id: string) => request<Lab>('DELETE', `/api/labs/${encodeURIComponent(id)}`),
-  labProgressUrl: (id: string) => `/api/labs/${encodeURIComponent(id)}/progress`,
+  stopLab: (id: string) => request<Lab>('DELETE', `/api/labs/${enc(id)}`),
+  labProgressUrl: (id: string) => `/api/labs/${enc(id)}/progress`,
   health: () => request<Health>('GET', '/api/health', { accept: [503] }),
+
+  courses: (archived = false) => request<CourseSummary[]>('GET', `/api/courses${archived ? '?archived=true' : ''}`),
+  createCourse: (body: { code: string; term: string; title: string; settings?: Partial<CourseSettings> }) =>
+    request<CourseSummary>('POST', '/api/courses', { body }),
+  course: (id: string) => request<CourseDetail>('GET', course(id)),
+  updateCourse: (id: string, body: { title?: string; settings?: Partial<CourseSettings> }) =>
+    request<CourseSummary>('PATCH', course(id), { body }),
+  archiveCourse: (id: string) => request<CourseSummary>('POST', `${course(id)}/archive`),
+  unarchiveCourse: (id: string) => request<CourseSummary>('POST', `${course(id)}/unarchive`),
+  members: (id: string) => request<Member[]>('GET', `${course(id)}/members`),
+  putMember: (id: string, username: string, role: CourseRole) =>
+    request<Member>('PUT', `${course(id)}/members/${enc(username)}`, { body: { role } }),
+  removeMember: (id: string, username: string) => request<void>('DELETE', `${course(id)}/members/${enc(username)}`),
+  /** A roster import; a file with errors comes back (422) as a normal answer with `applied: false`. */
+  importRoster: async (id: string, csv: string, dryRun: boolean) => {
+    try {
+      return await request<RosterImport>('POST', `${course(id)}/roster/import`, { body: { csv, dryRun } });
+    } catch (e) {
+      const body =
+        e instanceof ApiError && e.status === 422 ? (e.body as Partial<RosterImport> | undefined) : undefined;
+      if (body && Array.isArray(body.rows) && body.summary) return { ...body, applied: false } as RosterImport;
+      throw e;
+    }
+  },
+  courseLabs: (id: string) => request<CourseLab[]>('GET', `${course(id)}/labs`),
 };
 
 export function errorText(e: unknown): string {

@@ -2,10 +2,15 @@ import 'reflect-metadata';
 import { INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AuditService } from '../modules/audit/audit.service';
 import { TokensService, parseExpiry } from '../modules/auth/tokens.service';
 import { TOKEN_SCOPES } from '../modules/auth/scopes';
+import { CLI_ACTOR } from '../modules/courses/actor';
+import { COURSE_ROLES, CourseRole } from '../modules/courses/course.entity';
+import { CourseMembersService } from '../modules/courses/course-members.service';
+import { CoursesService } from '../modules/courses/courses.service';
 import { rigView } from '../modules/rigs/rigs.controller';
 import { RigsService } from '../modules/rigs/rigs.service';
 import { CAMPUS_ROLES, CampusRole } from '../modules/users/user.entity';
@@ -300,14 +305,19 @@ export function buildCli(): Command {
   user
     .command('add <username>')
     .description('add a user (SSO sign-in creates users too)')
-    .addOption(new Option('--role <role>', 'campus role').choices([...CAMPUS_ROLES]).default('student'))
+    .addOption(
+      new Option(
+        '--role <role>',
+        'campus role (default student; a role given here is kept across SSO sign-ins)',
+      ).choices([...CAMPUS_ROLES]),
+    )
     .option('--name <display name>', 'display name')
     .option('--email <address>', 'e-mail address')
-    .action(async (username: string, o: { role: CampusRole; name?: string; email?: string }) =>
+    .action(async (username: string, o: { role?: CampusRole; name?: string; email?: string }) =>
       withApp(async (app) => {
         const added = await app
           .get(UsersService)
-          .add({ username, campusRole: o.role, displayName: o.name, email: o.email });
+          .add({ username, campusRole: o.role ?? 'student', pinRole: !!o.role, displayName: o.name, email: o.email });
         await app.get(AuditService).record({
           action: 'user.add',
           actor: 'cli',
@@ -337,6 +347,8 @@ export function buildCli(): Command {
       }),
     );
 
+  addCourseCommands(program);
+
   program
     .command('seed-demo')
     .description('create the demo course, template, users and local rig (changes nothing when present)')
@@ -349,6 +361,136 @@ export function buildCli(): Command {
     );
   return program;
 }
+
+/** `CS101:2026F` → code and term. */
+const courseArg = (v: string): { code: string; term: string } => {
+  const m = /^([^:\s]+):([^:\s]+)$/.exec(v.trim());
+  if (!m) throw new InvalidArgumentError(`give the course as CODE:TERM, e.g. CS101:2026F (got '${v}')`);
+  return { code: m[1], term: m[2] };
+};
+
+function addCourseCommands(program: Command): void {
+  const course = program.command('course').description('courses: code, term, title; archived ones admit no launches');
+  course
+    .command('add')
+    .description('create a course')
+    .requiredOption('--code <code>', 'course code, e.g. CS101')
+    .requiredOption('--term <term>', 'term, e.g. 2026F')
+    .requiredOption('--title <title>', 'title shown to students')
+    .option('--instructor-notebook-access', "let the course's instructors open students' running notebooks (audited)")
+    .action(async (o: { code: string; term: string; title: string; instructorNotebookAccess?: boolean }) =>
+      withApp(async (app) => {
+        const c = await app.get(CoursesService).create(CLI_ACTOR, {
+          code: o.code,
+          term: o.term,
+          title: o.title,
+          settings: { instructorNotebookAccess: !!o.instructorNotebookAccess },
+        });
+        print(`added course ${c.code} ${c.term} (${c.title}); id ${c.id}`);
+      }),
+    );
+  course
+    .command('list')
+    .description('list courses with their member counts')
+    .option('--archived', 'include archived courses')
+    .option('--json', 'print JSON')
+    .action(async (o: { archived?: boolean; json?: boolean }) =>
+      withApp(async (app) => {
+        const rows = (await app.get(CoursesService).listFor(null, !!o.archived)).map((c) => ({
+          id: c.id,
+          code: c.code,
+          term: c.term,
+          title: c.title,
+          members: c.memberCount,
+          archived: c.archivedAt,
+          notebookAccess: c.settings.instructorNotebookAccess,
+        }));
+        print(
+          o.json
+            ? JSON.stringify(rows, null, 2)
+            : table(rows, ['code', 'term', 'title', 'members', 'archived', 'notebookAccess', 'id']),
+        );
+      }),
+    );
+  for (const [verb, archived] of [
+    ['archive', true],
+    ['unarchive', false],
+  ] as const)
+    course
+      .command(`${verb} <code> <term>`)
+      .description(
+        archived ? 'archive a course: its labs can no longer be launched' : 'make an archived course live again',
+      )
+      .action(async (code: string, term: string) =>
+        withApp(async (app) => {
+          const courses = app.get(CoursesService);
+          const c = await courses.setArchived(CLI_ACTOR, await courses.byCodeTerm(code, term), archived);
+          print(`${archived ? 'archived' : 'unarchived'} course ${c.code} ${c.term}`);
+        }),
+      );
+
+  const member = program.command('member').description('course members (rosters) by hand');
+  member
+    .command('add')
+    .description(
+      'add a member or change their role (a user who never signed in is created, to be matched at SSO sign-in)',
+    )
+    .requiredOption('--course <CODE:TERM>', 'the course, e.g. CS101:2026F', courseArg)
+    .requiredOption('--user <name>', 'username')
+    .addOption(new Option('--role <role>', 'course role').choices([...COURSE_ROLES]).default('student'))
+    .action(async (o: { course: { code: string; term: string }; user: string; role: CourseRole }) =>
+      withApp(async (app) => {
+        const c = await app.get(CoursesService).byCodeTerm(o.course.code, o.course.term);
+        const m = await app.get(CourseMembersService).put(CLI_ACTOR, c, o.user, o.role);
+        print(`${m.username} is ${m.role} of ${c.code} ${c.term}`);
+      }),
+    );
+  member
+    .command('remove')
+    .description('remove a member from a course')
+    .requiredOption('--course <CODE:TERM>', 'the course, e.g. CS101:2026F', courseArg)
+    .requiredOption('--user <name>', 'username')
+    .action(async (o: { course: { code: string; term: string }; user: string }) =>
+      withApp(async (app) => {
+        const c = await app.get(CoursesService).byCodeTerm(o.course.code, o.course.term);
+        await app.get(CourseMembersService).remove(CLI_ACTOR, c, o.user);
+        print(`removed ${o.user} from ${c.code} ${c.term}`);
+      }),
+    );
+
+  program
+    .command('roster')
+    .description('rosters from CSV files')
+    .command('import <file>')
+    .description('add or re-role members from a CSV file (username,role; header optional); all rows or none')
+    .requiredOption('--course <CODE:TERM>', 'the course, e.g. CS101:2026F', courseArg)
+    .option('--dry-run', 'only show what the file would do')
+    .action(async (file: string, o: { course: { code: string; term: string }; dryRun?: boolean }) => {
+      let csv: string;
+      try {
+        csv = readFileSync(file, 'utf8');
+      } catch (err) {
+        throw new CliFailure(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      }
+      await withApp(async (app) => {
+        const c = await app.get(CoursesService).byCodeTerm(o.course.code, o.course.term);
+        const r = await app.get(CourseMembersService).importCsv(CLI_ACTOR, c, csv, !!o.dryRun);
+        print(
+          table(
+            r.rows.map((x) => ({ ...x, error: x.error ?? '' })),
+            ['line', 'username', 'role', 'action', 'error'],
+          ),
+        );
+        const s = r.summary;
+        const counts = `${s.add} to add, ${s.change} to change, ${s.keep} unchanged, ${s.error} bad`;
+        if (s.error > 0) throw new RosterRefused(`${file} has ${s.error} bad row(s); nothing was changed (${counts})`);
+        print(r.applied ? `imported into ${c.code} ${c.term}: ${counts}` : `dry run, nothing changed: ${counts}`);
+      });
+    });
+}
+
+/** A roster file with bad rows: the operation failed (exit 1), the rows printed say why. */
+class RosterRefused extends Error {}
 
 export async function run(argv: string[]): Promise<number> {
   try {
@@ -364,6 +506,10 @@ export async function run(argv: string[]): Promise<number> {
     if (err instanceof ConfigError) {
       process.stderr.write(`riglab: ${err.message}\n`);
       return EXIT_USAGE;
+    }
+    if (err instanceof RosterRefused) {
+      process.stderr.write(`riglab: error: ${err.message}\n`);
+      return EXIT_FAILED;
     }
     if (err instanceof AppError || err instanceof CliFailure) {
       process.stderr.write(`riglab: error: ${err.message}\n`);

@@ -1,15 +1,17 @@
-import { useEffect, useState, type FormEvent } from 'react';
+import { useEffect, useState } from 'react';
 import { api, errorText, type AuthConfig } from '../api';
 import { ErrorMessage } from '../ui';
 
-const DEMO_ACCOUNTS = ['student', 'instructor', 'admin'];
+/** Where to come back to after the identity provider: the page the person asked for (same origin only). */
+function here(): string {
+  const { pathname, search } = window.location;
+  return `${pathname}${search}` || '/';
+}
 
-export function SignInPage({ onSignedIn }: { onSignedIn: () => Promise<void> | void }) {
+export function SignInPage() {
   const [config, setConfig] = useState<AuthConfig | null>(null);
   const [configError, setConfigError] = useState<string | null>(null);
-  const [username, setUsername] = useState('');
-  const [busy, setBusy] = useState<string | null>(null);
-  const [error, setError] = useState<string | null>(null);
+  const [leaving, setLeaving] = useState(false);
 
   const loadConfig = async () => {
     setConfigError(null);
@@ -24,27 +26,9 @@ export function SignInPage({ onSignedIn }: { onSignedIn: () => Promise<void> | v
     void loadConfig();
   }, []);
 
-  const signIn = async (name: string) => {
-    const trimmed = name.trim();
-    if (!trimmed) {
-      setError('Enter a username.');
-      return;
-    }
-    setBusy(trimmed);
-    setError(null);
-    try {
-      await api.devSignIn(trimmed);
-      await onSignedIn();
-    } catch (e) {
-      setError(errorText(e));
-      setBusy(null);
-    }
-  };
-
-  const submit = (e: FormEvent) => {
-    e.preventDefault();
-    void signIn(username);
-  };
+  const sso = config?.sso.enabled ? config.sso : null;
+  const loginHref = sso ? `${sso.loginUrl}?next=${encodeURIComponent(here())}` : '';
+  const dev = config?.devIdp.enabled ? config.devIdp : null;
 
   return (
     <main className="centered" id="main">
@@ -54,7 +38,7 @@ export function SignInPage({ onSignedIn }: { onSignedIn: () => Promise<void> | v
 
         {configError ? (
           <>
-            <ErrorMessage message={configError} />
+            <ErrorMessage message={configError} title="Could not load the sign-in options:" />
             <button type="button" className="btn" onClick={() => void loadConfig()}>
               Try again
             </button>
@@ -67,70 +51,46 @@ export function SignInPage({ onSignedIn }: { onSignedIn: () => Promise<void> | v
           </p>
         ) : null}
 
-        {config?.sso ? (
+        {sso ? (
           <div className="stack">
-            <a className="btn btn-primary btn-block" href="/auth/saml/login">
-              Sign in with university account
+            <a
+              className="btn btn-primary btn-block btn-sso"
+              href={loginHref}
+              onClick={() => setLeaving(true)}
+              aria-describedby="sso-hint"
+            >
+              {leaving ? 'Going to your university sign-in…' : 'Sign in with your university account'}
             </a>
+            <p className="hint" id="sso-hint">
+              You sign in with {sso.label ? <strong>{sso.label}</strong> : 'your university account'}; riglab never sees
+              your password. Your courses come with your account.
+            </p>
           </div>
         ) : null}
 
-        {config?.sso && config.devSignIn ? (
-          <div className="divider">
-            <span>or</span>
-          </div>
+        {sso && dev ? (
+          <aside className="alert alert-info dev-idp" aria-labelledby="dev-idp-heading">
+            <h2 id="dev-idp-heading">Development sign-in</h2>
+            <p>
+              This portal uses the built-in development identity provider. Sign in there with one of the demo accounts,
+              password <code>demo</code>:
+            </p>
+            <ul className="demo-accounts">
+              {dev.accounts.map((a) => (
+                <li key={a}>
+                  <code>{a}</code>
+                </li>
+              ))}
+            </ul>
+            <p className="hint">For demos and development only: production portals use the university's sign-in.</p>
+          </aside>
         ) : null}
 
-        {config?.devSignIn ? (
-          <section aria-labelledby="dev-heading" className="stack">
-            <h2 id="dev-heading">Development sign-in</h2>
-            <p className="hint">No password: for demos and development only. Production portals turn this off.</p>
-            <form onSubmit={submit} className="stack">
-              <label htmlFor="username">Username</label>
-              <div className="inline">
-                <input
-                  id="username"
-                  name="username"
-                  autoComplete="username"
-                  autoCapitalize="none"
-                  spellCheck={false}
-                  value={username}
-                  onChange={(e) => setUsername(e.target.value)}
-                  disabled={busy !== null}
-                />
-                <button type="submit" className="btn btn-primary" disabled={busy !== null}>
-                  {busy && busy === username.trim() ? 'Signing in…' : 'Sign in'}
-                </button>
-              </div>
-            </form>
-            <div>
-              <p className="hint" id="demo-label">
-                Or sign in as a demo account:
-              </p>
-              <div className="inline" role="group" aria-labelledby="demo-label">
-                {DEMO_ACCOUNTS.map((name) => (
-                  <button
-                    key={name}
-                    type="button"
-                    className="btn btn-secondary"
-                    disabled={busy !== null}
-                    onClick={() => void signIn(name)}
-                  >
-                    {busy === name ? `Signing in…` : name}
-                  </button>
-                ))}
-              </div>
-            </div>
-          </section>
-        ) : null}
-
-        {error ? <ErrorMessage message={error} title="Could not sign in:" /> : null}
-
-        {config && !config.sso && !config.devSignIn ? (
+        {config && !sso ? (
           <div className="alert alert-info" role="status">
             <strong>Sign-in isn't configured on this portal yet.</strong> Campus IT needs to set up university single
-            sign-on (SAML). If you run this portal, see the README for the SSO settings, or enable development sign-in
-            on a development machine.
+            sign-on (SAML). If you run this portal, see the README for the SSO settings, or start it with{' '}
+            <code>npm run up</code> on a development machine to use the demo identity provider.
           </div>
         ) : null}
       </div>

@@ -15,7 +15,14 @@ const EXPIRIES = [
   { value: '30d', label: '30 days' },
   { value: '90d', label: '90 days' },
   { value: 'never', label: 'Never' },
+  { value: 'date', label: 'On a date…' },
 ];
+
+/** Tomorrow as YYYY-MM-DD, the earliest expiry date the form offers. */
+function tomorrow(): string {
+  const d = new Date(Date.now() + 86_400_000);
+  return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`;
+}
 
 export function TokensPage({ me, onUnauthorized }: { me: Me; onUnauthorized: () => void }) {
   const [tokens, setTokens] = useState<ApiToken[] | null>(null);
@@ -86,6 +93,7 @@ function CreateTokenForm({
   const [name, setName] = useState('');
   const [scopes, setScopes] = useState<string[]>(['read', 'labs']);
   const [expires, setExpires] = useState('30d');
+  const [date, setDate] = useState('');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
 
@@ -101,10 +109,16 @@ function CreateTokenForm({
       setError('Choose at least one scope.');
       return;
     }
+    if (expires === 'date' && !date) {
+      setError('Choose the date the token expires.');
+      return;
+    }
     setBusy(true);
     setError(null);
     try {
-      const t = await api.createToken({ name: name.trim(), scopes, expires });
+      // A chosen date expires at the end of that day, local time.
+      const until = expires === 'date' ? new Date(`${date}T23:59:59`).toISOString() : expires;
+      const t = await api.createToken({ name: name.trim(), scopes, expires: until });
       setName('');
       onCreated(t);
     } catch (err) {
@@ -145,6 +159,16 @@ function CreateTokenForm({
             </option>
           ))}
         </select>
+        {expires === 'date' ? (
+          <input
+            type="date"
+            aria-label="Expiry date"
+            className="expiry-date"
+            min={tomorrow()}
+            value={date}
+            onChange={(e) => setDate(e.target.value)}
+          />
+        ) : null}
       </div>
       {error ? <ErrorMessage message={error} /> : null}
       <button type="submit" className="btn btn-primary" disabled={busy}>
@@ -244,6 +268,8 @@ function TokenTable({
   };
 
   const now = Date.now();
+  // Admins list everyone's tokens: show whose each one is.
+  const owners = tokens.some((t) => t.owner);
   return (
     <>
       {error ? <ErrorMessage message={error} title="Could not revoke:" /> : null}
@@ -252,6 +278,7 @@ function TokenTable({
           <thead>
             <tr>
               <th scope="col">Name</th>
+              {owners ? <th scope="col">Owner</th> : null}
               <th scope="col">Token</th>
               <th scope="col">Scopes</th>
               <th scope="col">Created</th>
@@ -268,6 +295,7 @@ function TokenTable({
               return (
                 <tr key={t.id}>
                   <td>{t.name}</td>
+                  {owners ? <td>{t.owner ?? '—'}</td> : null}
                   <td>
                     <code>{t.prefix}…</code>
                   </td>

@@ -3,16 +3,16 @@ import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import type { Request } from 'express';
 import { AppError } from '../../platform/http/app-error';
 import { AuditService } from '../audit/audit.service';
-import { CurrentPrincipal, Principal, Public, Scopes } from './auth.decorators';
-import { CreateTokenDto, DevSignInDto } from './auth.dto';
+import { AnyScope, CurrentPrincipal, Principal, Public, Scopes } from './auth.decorators';
+import { CreateTokenDto } from './auth.dto';
 import { AuthErrorCode } from './auth.errors';
 import { AuthService } from './auth.service';
+import { SamlService } from './saml/saml.service';
+import { SessionRegistry } from './session-registry';
+import './session-data';
 import { parseExpiry, TokensService } from './tokens.service';
 
-type SessionRequest = Request & {
-  id?: string;
-  session: { userId?: string; regenerate(cb: (e?: unknown) => void): void; destroy(cb: (e?: unknown) => void): void };
-};
+type SessionRequest = Request & { id?: string };
 
 @ApiTags('auth')
 @ApiBearerAuth()
@@ -22,45 +22,39 @@ export class AuthController {
     private readonly auth: AuthService,
     private readonly tokens: TokensService,
     private readonly audit: AuditService,
+    private readonly saml: SamlService,
+    private readonly sessions: SessionRegistry,
   ) {}
 
   @Get('me')
   @Scopes('read')
-  me(@CurrentPrincipal() p: Principal) {
-    return this.auth.describe(p);
+  me(@CurrentPrincipal() p: Principal, @Req() req: SessionRequest) {
+    return this.auth.describe(p, req.session?.csrfToken);
   }
 
-  /** What the sign-in page should offer. */
+  /** What the sign-in page should offer: university SSO, and the development IdP's accounts. */
   @Public()
   @Get('auth/config')
   config() {
-    return this.auth.signInOptions();
+    return this.saml.signInOptions();
   }
 
-  /** Password-less sign-in for demos and development only (off unless RIGLAB_ENV=development and DEV_SIGN_IN). */
-  @Public()
-  @Post('auth/dev-sign-in')
-  @HttpCode(200)
-  async devSignIn(@Body() body: DevSignInDto, @Req() req: SessionRequest) {
-    const user = await this.auth.devSignIn(body.username);
-    await new Promise<void>((resolve, reject) => req.session.regenerate((e) => (e ? reject(e) : resolve())));
-    req.session.userId = user.id;
-    await this.audit.record({
-      action: 'auth.dev_sign_in',
-      actorUserId: user.id,
-      actor: user.username,
-      requestId: req.id,
-      ip: req.ip,
-    });
-    return { username: user.username };
-  }
-
+  /**
+   * Ends this browser session (every portal process sees it at once: sessions live in Redis). When
+   * the IdP offers single logout, `redirect` is where the browser goes next to end the SSO session too.
+   */
   @Public()
   @Post('auth/sign-out')
-  @HttpCode(204)
-  async signOut(@Req() req: SessionRequest): Promise<void> {
-    if (!req.session?.userId) return;
+  @HttpCode(200)
+  async signOut(@Req() req: SessionRequest): Promise<{ redirect: string | null }> {
+    const userId = req.session?.userId;
+    if (!userId) return { redirect: null };
+    const redirect = await this.saml.logoutUrl(req);
+    const sid = req.sessionID;
     await new Promise<void>((resolve) => req.session.destroy(() => resolve()));
+    await this.sessions.remove(userId, sid).catch(() => undefined);
+    await this.audit.record({ action: 'auth.sign_out', actorUserId: userId, requestId: req.id, ip: req.ip });
+    return { redirect };
   }
 
   @Get('tokens')
@@ -70,6 +64,7 @@ export class AuthController {
   }
 
   @Post('tokens')
+  @AnyScope()
   async createToken(@CurrentPrincipal() p: Principal, @Body() body: CreateTokenDto, @Req() req: SessionRequest) {
     if (p.via === 'token' && !p.scopes.includes('admin')) {
       // A token may not mint a token wider than itself.
@@ -99,6 +94,7 @@ export class AuthController {
   }
 
   @Delete('tokens/:id')
+  @AnyScope()
   @HttpCode(204)
   async revokeToken(
     @CurrentPrincipal() p: Principal,

@@ -1,12 +1,5 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiPropertyOptional } from '@nestjs/swagger';
 import { IsArray, IsOptional, IsString, Length, Matches } from 'class-validator';
-
-export class DevSignInDto {
-  @ApiProperty({ example: 'student' })
-  @IsString()
-  @Length(1, 64)
-  username!: string;
-}
 
 export class CreateTokenDto {
   @ApiPropertyOptional({ example: 'grading script' })

@@ -8,7 +8,7 @@ export enum AuthErrorCode {
   UnknownUser = 'auth.unknown_user',
   BadExpiry = 'auth.bad_expiry',
   BadScope = 'auth.bad_scope',
-  DevSignInOff = 'auth.dev_sign_in_off',
+  Csrf = 'auth.csrf',
   TokenNotFound = 'auth.token_not_found',
 }
 

@@ -8,12 +8,17 @@ import { AuthGuard } from './auth.guard';
 import { AuthService } from './auth.service';
 import { PrincipalResolver } from './principal.resolver';
 import { TokensService } from './tokens.service';
+import { SamlController } from './saml/saml.controller';
+import { SamlService } from './saml/saml.service';
+import { SessionRegistry } from './session-registry';
+import { SignInLimiter } from './sign-in-limiter';
+import { CoursesModule } from '../courses/courses.module';
 
 @Module({
-  imports: [TypeOrmModule.forFeature([ApiToken, Enrollment]), UsersModule],
-  controllers: [AuthController],
-  providers: [TokensService, AuthService, AuthGuard, PrincipalResolver],
-  exports: [TokensService, AuthGuard, PrincipalResolver],
+  imports: [TypeOrmModule.forFeature([ApiToken, Enrollment]), UsersModule, CoursesModule],
+  controllers: [AuthController, SamlController],
+  providers: [TokensService, AuthService, AuthGuard, PrincipalResolver, SamlService, SessionRegistry, SignInLimiter],
+  exports: [TokensService, AuthGuard, PrincipalResolver, SamlService, SessionRegistry, SignInLimiter],
 })
 export class AuthModule {}
 

@@ -1,7 +1,7 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query, Req, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
-import { CurrentPrincipal, Principal, Scopes } from '../auth/auth.decorators';
+import { CourseAccess, CourseRoles, CurrentCourse, CurrentPrincipal, Principal, Scopes } from '../auth/auth.decorators';
 import { LaunchLabDto } from './labs.dto';
 import { labView, LabsService } from './labs.service';
 
@@ -78,5 +78,20 @@ export class LabsController {
   @HttpCode(202)
   async stop(@CurrentPrincipal() p: Principal, @Param('id') id: string) {
     return labView(await this.labs.stop(p, id));
+  }
+}
+
+/** A course's labs, for its instructors and TAs (and admins). */
+@ApiTags('courses')
+@ApiBearerAuth()
+@Controller('api/courses/:courseId/labs')
+export class CourseLabsController {
+  constructor(private readonly labs: LabsService) {}
+
+  @Get()
+  @Scopes('read')
+  @CourseRoles('instructor', 'ta')
+  list(@CurrentPrincipal() p: Principal, @CurrentCourse() c: CourseAccess) {
+    return this.labs.listForCourse(p, c);
   }
 }

@@ -5,7 +5,7 @@ import { LabMetrics } from './lab.metrics';
 import { LabProgressService } from './lab-progress.service';
 import { LabRunnerService } from './lab-runner.service';
 import { LabSessionsRepository } from './lab-sessions.repository';
-import { LabsController } from './labs.controller';
+import { CourseLabsController, LabsController } from './labs.controller';
 import { LabsService } from './labs.service';
 import { PlacementService } from './placement.service';
 import { ReconcilerService } from './reconciler.service';
@@ -14,7 +14,7 @@ import { spawnerProvider } from './spawner.provider';
 
 @Module({
   imports: [RigsModule],
-  controllers: [LabsController],
+  controllers: [LabsController, CourseLabsController],
   providers: [
     spawnerProvider,
     LabSessionsRepository,

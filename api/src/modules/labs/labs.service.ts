@@ -7,8 +7,9 @@ import { CONFIG } from '../../platform/config/config.module';
 import { AppError } from '../../platform/http/app-error';
 import { JobName } from '../../platform/queue/jobs';
 import { QueueService } from '../../platform/queue/queue.service';
-import type { Principal } from '../auth/auth.decorators';
+import type { CourseAccess, Principal } from '../auth/auth.decorators';
 import { Enrollment } from '../courses/course.entity';
+import { mayOpenNotebook, settingsOf } from '../courses/courses.policy';
 import { LabTemplate, LabTemplateVersion } from '../templates/lab-template.entity';
 import { ACTIVE_LAB_STATES, LabSession, LabState } from './lab-session.entity';
 import { LabProgressService, ProgressEvent } from './lab-progress.service';
@@ -167,6 +168,40 @@ export class LabsService {
       relations: { templateVersion: { template: true }, course: true, rig: true, user: true },
       order: { createdAt: 'DESC' },
       take: 100,
+    });
+  }
+
+  /**
+   * A course's labs as its staff see them, newest first. `url` only where the caller may open the
+   * notebook (admins; instructors when the course allows it), and only while the lab is ready.
+   */
+  async listForCourse(p: Principal, access: CourseAccess) {
+    const rows = await this.db.getRepository(LabSession).find({
+      where: { courseId: access.course.id },
+      relations: { templateVersion: { template: true }, user: true },
+      order: { createdAt: 'DESC' },
+      take: 500,
+    });
+    const settings = settingsOf(access.course.settings);
+    return rows.map((s) => {
+      const tpl = s.templateVersion?.template;
+      const may = mayOpenNotebook({
+        viewerId: p.user.id,
+        viewerCampusRole: p.user.campusRole,
+        ownerId: s.userId,
+        viewerCourseRole: access.role,
+        settings,
+      }).ok;
+      return {
+        id: s.id,
+        username: s.user!.username,
+        template: tpl ? { id: tpl.id, slug: tpl.slug, title: tpl.title } : null,
+        state: s.state,
+        reason: s.stateReason,
+        createdAt: s.createdAt,
+        readyAt: s.readyAt,
+        url: may && s.state === 'ready' ? labBaseUrl(s.user!.username, s.name) : null,
+      };
     });
   }
 

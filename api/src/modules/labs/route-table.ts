@@ -5,6 +5,8 @@ import { DataSource } from 'typeorm';
 export interface LabRoute {
   sessionId: string;
   ownerId: string;
+  /** For the instructor-access check (courses.policy mayOpenNotebook). */
+  courseId: string;
   /** `http://ip:port` of the lab's Jupyter server. */
   target: string;
   jupyterToken: string;
@@ -29,17 +31,19 @@ export class RouteTable {
     const key = `${username}/${lab}`;
     const hit = this.cache.get(key);
     if (hit && hit.until > Date.now()) return hit.route;
-    const rows: Array<{ id: string; user_id: string; endpoint: string; jupyter_token: string }> = await this.db.query(
-      `SELECT s.id, s.user_id, s.endpoint, s.jupyter_token
+    const rows: Array<{ id: string; user_id: string; course_id: string; endpoint: string; jupyter_token: string }> =
+      await this.db.query(
+        `SELECT s.id, s.user_id, s.course_id, s.endpoint, s.jupyter_token
          FROM lab_sessions s JOIN users u ON u.id = s.user_id
         WHERE u.username = $1 AND s.name = $2 AND s.state = 'ready' AND s.endpoint IS NOT NULL
         ORDER BY s.ready_at DESC LIMIT 1`,
-      [username, lab],
-    );
+        [username, lab],
+      );
     const route = rows[0]
       ? {
           sessionId: rows[0].id,
           ownerId: rows[0].user_id,
+          courseId: rows[0].course_id,
           target: rows[0].endpoint,
           jupyterToken: rows[0].jupyter_token,
         }

@@ -4,13 +4,21 @@ import httpProxy from 'http-proxy';
 import { Agent, IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { DataSource } from 'typeorm';
+import { AuditService } from '../audit/audit.service';
 import type { Principal } from '../auth/auth.decorators';
+import type { CourseRole } from '../courses/course.entity';
+import { CourseSettings, mayOpenNotebook, settingsOf } from '../courses/courses.policy';
 import { PrincipalResolver } from '../auth/principal.resolver';
 import { SESSION_COOKIE_NAME } from '../auth/session-cookie';
 import { LabRoute, RouteTable } from '../labs/route-table';
+import { RedisService } from '../../platform/redis/redis.service';
 
 const LAB_PATH = /^\/user\/([a-z][a-z0-9._-]{0,63})\/([a-z0-9][a-z0-9-]{0,62})(\/|$)/;
 const FLUSH_MS = 15_000;
+/** Course role and settings are cached like routes and principals: no database trip per request. */
+const COURSE_ACCESS_TTL_MS = 5000;
+/** An instructor opening a student's notebook is audited once per lab per this window, not per request. */
+const INSTRUCTOR_AUDIT_WINDOW_MS = 10 * 60_000;
 
 type LabRequest = IncomingMessage & { riglabJupyterToken?: string };
 
@@ -18,7 +26,7 @@ type Verdict = { ok: true; route: LabRoute } | { ok: false; status: number; mess
 
 /**
  * The authenticated notebook proxy: `/user/<name>/<lab>/…`, HTTP and WebSocket, to the lab's Jupyter.
- * Only the owner (and admins) pass; the Jupyter token is injected here and the portal's own cookie and
+ * Only the owner, admins, and a course's instructors where the course allows it (audited) pass; the Jupyter token is injected here and the portal's own cookie and
  * riglab token are stripped, so neither the token nor the portal session ever reach the notebook.
  */
 @Injectable()
@@ -30,11 +38,18 @@ export class LabProxyService implements OnModuleDestroy {
   private readonly activity = new Map<string, number>();
   private readonly sockets = new Set<Duplex>();
   private readonly flusher: NodeJS.Timeout;
+  private readonly courseAccess = new Map<
+    string,
+    { role: CourseRole | null; settings: CourseSettings; until: number }
+  >();
+  private readonly instructorAudited = new Map<string, number>();
 
   constructor(
     private readonly routes: RouteTable,
     private readonly principals: PrincipalResolver,
     @InjectDataSource() private readonly db: DataSource,
+    private readonly audit: AuditService,
+    private readonly redis: RedisService,
   ) {
     this.proxy.on('error', (err, req, res) => {
       this.log.warn(`proxy: ${err.message}`);
@@ -98,21 +113,115 @@ export class LabProxyService implements OnModuleDestroy {
       return { ok: false, status: 401, message: (err as Error).message };
     }
     if (!principal) return { ok: false, status: 401, message: 'Sign in to open your lab.', signIn: true };
-    if (principal.user.username !== username && principal.user.campusRole !== 'admin') {
-      return { ok: false, status: 403, message: 'This lab belongs to someone else.' };
-    }
     if (principal.via === 'token' && !['labs', 'admin'].some((s) => principal!.scopes.includes(s))) {
       return { ok: false, status: 403, message: 'This token lacks the scope labs.' };
     }
+    const own = principal.user.username === username || principal.user.campusRole === 'admin';
     let route: LabRoute | null;
     try {
       route = await this.routes.lookup(username, lab);
     } catch {
       return { ok: false, status: 503, message: 'The portal cannot look up labs right now; try again shortly.' };
     }
-    if (!route) return { ok: false, status: 404, message: 'This lab is not running. Open the portal to launch it.' };
+    if (!route) {
+      // Someone else's lab that is not running: say no more than "not yours".
+      return own
+        ? { ok: false, status: 404, message: 'This lab is not running. Open the portal to launch it.' }
+        : { ok: false, status: 403, message: 'This lab belongs to someone else.' };
+    }
+    if (!own) {
+      let access: { role: CourseRole | null; settings: CourseSettings };
+      try {
+        access = await this.courseAccessOf(principal.user.id, route.courseId);
+      } catch {
+        return {
+          ok: false,
+          status: 503,
+          message: 'The portal cannot check course roles right now; try again shortly.',
+        };
+      }
+      const verdict = mayOpenNotebook({
+        viewerId: principal.user.id,
+        viewerCampusRole: principal.user.campusRole,
+        ownerId: route.ownerId,
+        viewerCourseRole: access.role,
+        settings: access.settings,
+      });
+      if (!verdict.ok) return { ok: false, status: 403, message: verdict.reason };
+      if (verdict.as === 'instructor' && !(await this.auditInstructorAccess(principal, route, username, lab))) {
+        return {
+          ok: false,
+          status: 503,
+          message: 'The portal cannot record this access right now; try again shortly.',
+        };
+      }
+    }
     this.activity.set(route.sessionId, Date.now());
     return { ok: true, route };
+  }
+
+  /** The viewer's role in a course and the course's settings, cached a few seconds per process. */
+  private async courseAccessOf(userId: string, courseId: string) {
+    const key = `${userId}:${courseId}`;
+    const hit = this.courseAccess.get(key);
+    if (hit && hit.until > Date.now()) return hit;
+    const rows: Array<{ role: CourseRole | null; settings: Record<string, unknown> }> = await this.db.query(
+      `SELECT e.role, c.settings FROM courses c
+         LEFT JOIN enrollments e ON e.course_id = c.id AND e.user_id = $1
+        WHERE c.id = $2`,
+      [userId, courseId],
+    );
+    const entry = {
+      role: rows[0]?.role ?? null,
+      settings: settingsOf(rows[0]?.settings),
+      until: Date.now() + COURSE_ACCESS_TTL_MS,
+    };
+    if (this.courseAccess.size >= 10_000) this.courseAccess.clear();
+    this.courseAccess.set(key, entry);
+    return entry;
+  }
+
+  /**
+   * One audit event per instructor and lab per window: the first request of a visit is recorded, the
+   * hundreds of requests a notebook page makes after it are not. Redis (SET NX) shares the window
+   * between portal processes; when Redis is away each process records on its own (more, never fewer).
+   * False when the event could not be written: then the access is refused, never unrecorded.
+   */
+  private async auditInstructorAccess(p: Principal, route: LabRoute, owner: string, lab: string): Promise<boolean> {
+    const key = `${p.user.id}:${route.sessionId}`;
+    if ((this.instructorAudited.get(key) ?? 0) > Date.now()) return true;
+    let first = true;
+    try {
+      first =
+        (await this.redis.client.set(
+          `riglab:audit:instructor-access:${key}`,
+          '1',
+          'PX',
+          INSTRUCTOR_AUDIT_WINDOW_MS,
+          'NX',
+        )) === 'OK';
+    } catch {
+      /* Redis away: record it here */
+    }
+    if (first) {
+      try {
+        await this.audit.record({
+          action: 'lab.instructor_access',
+          actorUserId: p.user.id,
+          actor: p.user.username,
+          targetType: 'lab_session',
+          targetId: route.sessionId,
+          detail: { owner, lab, courseId: route.courseId },
+        });
+      } catch (err) {
+        this.log.warn(`could not record instructor access: ${(err as Error).message}`);
+        await this.redis.client.del(`riglab:audit:instructor-access:${key}`).catch(() => undefined);
+        return false;
+      }
+    }
+    if (this.instructorAudited.size >= 10_000) this.instructorAudited.clear();
+    this.instructorAudited.set(key, Date.now() + INSTRUCTOR_AUDIT_WINDOW_MS);
+    return true;
   }
 
   /**

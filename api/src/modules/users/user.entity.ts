@@ -18,6 +18,10 @@ export class User {
   @Column({ name: 'campus_role', type: 'enum', enum: CAMPUS_ROLES, enumName: 'campus_role', default: 'student' })
   campusRole!: CampusRole;
 
+  /** Set by campus IT (CLI/API): SSO sign-ins then leave the campus role alone. */
+  @Column({ name: 'campus_role_pinned', type: 'boolean', default: false }) campusRolePinned!: boolean;
+  @Column({ name: 'last_sign_in_at', type: 'timestamptz', nullable: true }) lastSignInAt!: Date | null;
+
   @Column({ name: 'disabled_at', type: 'timestamptz', nullable: true }) disabledAt!: Date | null;
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' }) createdAt!: Date;
   @UpdateDateColumn({ name: 'updated_at', type: 'timestamptz' }) updatedAt!: Date;

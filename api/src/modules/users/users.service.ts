@@ -13,6 +13,16 @@ export interface NewUser {
   displayName?: string;
   email?: string | null;
   campusRole?: CampusRole;
+  /** Campus IT chose this role: SSO sign-ins will not change it. */
+  pinRole?: boolean;
+}
+
+/** What an SSO assertion says of a person (see auth/saml/attributes.ts). */
+export interface SsoPerson {
+  username: string;
+  displayName: string;
+  email: string | null;
+  campusRole: CampusRole;
 }
 
 @Injectable()
@@ -45,6 +55,7 @@ export class UsersService {
         displayName: input.displayName ?? username,
         email: input.email ?? null,
         campusRole: role,
+        campusRolePinned: input.pinRole ?? false,
       }),
     );
   }
@@ -52,6 +63,23 @@ export class UsersService {
   /** Creates the user unless present; used by seeding, which must change nothing on a second run. */
   async ensure(input: NewUser): Promise<User> {
     return (await this.users.findOne({ where: { username: input.username } })) ?? this.add(input);
+  }
+
+  /**
+   * Creates the user at first SSO sign-in, or updates name, mail and campus role from the assertion
+   * (a role pinned by campus IT stays). Placeholders created by a roster import are taken over.
+   */
+  async syncFromSso(p: SsoPerson): Promise<User> {
+    const found = await this.users.findOne({ where: { username: p.username } });
+    if (!found) {
+      const created = await this.add({ username: p.username, displayName: p.displayName, email: p.email, campusRole: p.campusRole });
+      await this.users.update({ id: created.id }, { lastSignInAt: new Date() });
+      return { ...created, lastSignInAt: new Date() };
+    }
+    const changes: Partial<User> = { displayName: p.displayName, email: p.email, lastSignInAt: new Date() };
+    if (!found.campusRolePinned) changes.campusRole = p.campusRole;
+    await this.users.update({ id: found.id }, changes);
+    return { ...found, ...changes } as User;
   }
 
   async byUsername(username: string): Promise<User> {

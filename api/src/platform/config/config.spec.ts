@@ -23,7 +23,8 @@ describe(loadConfig.name, () => {
     expect(c.port).toBe(8000);
     expect(c.env).toBe('production');
     expect(c.publicUrl).toBe('http://localhost:8000');
-    expect(c.devSignIn).toBe(false);
+    expect(c.saml.idp).toEqual({ source: 'none' });
+    expect(c.saml.spEntityId).toBe('http://localhost:8000/auth/saml/metadata');
   });
 
   it.each([
@@ -53,11 +54,31 @@ describe(loadConfig.name, () => {
     expect(found.map((p) => p.split(':')[0]).sort()).toEqual(['DATABASE_URL', 'PORT', 'REDIS_URL']);
   });
 
-  it('refuses development sign-in outside development mode', () => {
-    expect(problems({ DEV_SIGN_IN: 'true', RIGLAB_ENV: 'production' })).toEqual([
-      'DEV_SIGN_IN: may only be true when RIGLAB_ENV=development',
+  it('refuses the development identity provider in production', () => {
+    expect(problems({ DEV_IDP: 'true', RIGLAB_ENV: 'production' })).toEqual([
+      'DEV_IDP: the development identity provider may only run with RIGLAB_ENV=development or test',
     ]);
-    expect(loadConfig({ ...good, DEV_SIGN_IN: 'true', RIGLAB_ENV: 'development' }).devSignIn).toBe(true);
+    expect(loadConfig({ ...good, DEV_IDP: 'true', RIGLAB_ENV: 'development' }).saml.idp).toEqual({ source: 'dev' });
+  });
+
+  it('needs the whole explicit IdP triple, and names what is missing', () => {
+    expect(problems({ SAML_IDP_SSO_URL: 'https://idp.uni.example/sso' }).sort()).toEqual([
+      'SAML_IDP_CERT: is required with SAML_IDP_SSO_URL (or give SAML_IDP_METADATA_FILE/URL)',
+      'SAML_IDP_ENTITY_ID: is required with SAML_IDP_SSO_URL (or give SAML_IDP_METADATA_FILE/URL)',
+    ]);
+    expect(problems({ SAML_IDP_METADATA_FILE: 'no/such/idp.xml' })).toEqual([
+      'SAML_IDP_METADATA_FILE: no such file: no/such/idp.xml',
+    ]);
+    expect(
+      problems({ SAML_IDP_ENTITY_ID: 'https://idp', SAML_IDP_SSO_URL: 'https://idp/sso', SAML_IDP_CERT: 'nonsense' }),
+    ).toEqual([expect.stringMatching(/^SAML_IDP_CERT: 'nonsense' is neither a PEM certificate/)]);
+  });
+
+  it('checks the course pattern compiles and names code, term and role', () => {
+    expect(problems({ SAML_COURSE_PATTERN: '^course:(?<code>.+)$' })).toEqual([
+      'SAML_COURSE_PATTERN: needs the named groups (?<code>…), (?<term>…) and (?<role>…); missing term, role',
+    ]);
+    expect(problems({ SAML_COURSE_PATTERN: '^(unclosed' })[0]).toMatch(/^SAML_COURSE_PATTERN: not a valid regular expression/);
   });
 
   it('reads an env file beneath the real environment', () => {

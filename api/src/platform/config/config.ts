@@ -52,7 +52,34 @@ export const envSchema = z.object({
     .regex(/^[a-z0-9_-]{1,40}$/, 'must be 1-40 characters of a-z, 0-9, _ or -')
     .default('riglab'),
   RUN_WORKERS: bool(true),
-  DEV_SIGN_IN: bool(false),
+  DEV_IDP: bool(false),
+  SAML_IDP_METADATA_FILE: z.string().optional(),
+  SAML_IDP_METADATA_URL: z.string().url('must be the https:// URL of the IdP metadata').optional(),
+  SAML_IDP_ENTITY_ID: z.string().optional(),
+  SAML_IDP_SSO_URL: z.string().url('must be the URL of the IdP single sign-on service (HTTP-Redirect)').optional(),
+  SAML_IDP_SLO_URL: z.string().url('must be the URL of the IdP single logout service (HTTP-Redirect)').optional(),
+  SAML_IDP_CERT: z.string().optional(),
+  SAML_IDP_NAME: z.string().max(80).default('your university account'),
+  SAML_SP_ENTITY_ID: z.string().optional(),
+  SAML_KEY_DIR: z.string().optional(),
+  SAML_CLOCK_SKEW_S: intIn(0, 3600, 180),
+  SAML_ATTR_USERNAME: z
+    .string()
+    .default('urn:oid:1.3.6.1.4.1.5923.1.1.1.6,eduPersonPrincipalName,urn:oid:0.9.2342.19200300.100.1.1,uid,nameID'),
+  SAML_ATTR_DISPLAY_NAME: z.string().default('urn:oid:2.16.840.1.113730.3.1.241,displayName,cn'),
+  SAML_ATTR_MAIL: z.string().default('urn:oid:0.9.2342.19200300.100.1.3,mail,email'),
+  SAML_ATTR_AFFILIATION: z
+    .string()
+    .default('urn:oid:1.3.6.1.4.1.5923.1.1.1.9,eduPersonScopedAffiliation,urn:oid:1.3.6.1.4.1.5923.1.1.1.1,eduPersonAffiliation'),
+  SAML_ATTR_ENTITLEMENT: z.string().default('urn:oid:1.3.6.1.4.1.5923.1.1.1.7,eduPersonEntitlement'),
+  SAML_ATTR_GROUPS: z.string().default('urn:oid:1.3.6.1.4.1.5923.1.5.1.1,isMemberOf,memberOf'),
+  SAML_ADMIN_ENTITLEMENTS: z.string().default(''),
+  SAML_STAFF_AFFILIATIONS: z.string().default('faculty,staff,employee'),
+  SAML_COURSE_PATTERN: z
+    .string()
+    .default('^urn:mace:[^:]+:course:(?<code>[^:]+):(?<term>[^:]+):(?<role>student|ta|instructor)$'),
+  SESSION_MAX_HOURS: intIn(1, 24 * 30, 12),
+  SIGN_IN_RATE_PER_MINUTE: intIn(1, 10000, 30),
   RIG_PROBE_TIMEOUT_MS: intIn(100, 60000, 2000),
   RIG_PROBE_INTERVAL_S: intIn(5, 3600, 30),
   RIG_TLS_DIR: z.string().optional(),
@@ -81,8 +108,12 @@ export interface Config {
   logLevel: Env['LOG_LEVEL'];
   deployment: string;
   runWorkers: boolean;
-  /** Password-less sign-in for demos; refused at boot outside development mode. */
-  devSignIn: boolean;
+  /** University sign-in (SAML 2.0 service provider) and the development IdP. */
+  saml: SamlSettings;
+  /** Browser sessions end after this long even when in use. */
+  sessionMaxHours: number;
+  /** Sign-in attempts per client address per minute (SSO starts, ACS posts, dev IdP passwords). */
+  signInRatePerMinute: number;
   rigs: { probeTimeoutMs: number; probeIntervalS: number; tlsDir: string };
   sessionIdleMinutes: number;
   labs: {
@@ -99,6 +130,112 @@ export interface Config {
   /** Where students' homes live: a local volume on the rig, or NFS shared by every rig. */
   homes: { storage: 'local' } | { storage: 'nfs'; server: string; exportPath: string };
   projectRoot: string;
+}
+
+export type IdpSource =
+  | { source: 'metadata-file'; path: string }
+  | { source: 'metadata-url'; url: string }
+  | { source: 'explicit'; entityId: string; ssoUrl: string; sloUrl?: string; certs: string[] }
+  /** The development IdP built into the portal (DEV_IDP=true, development and test only). */
+  | { source: 'dev' }
+  | { source: 'none' };
+
+export interface SamlSettings {
+  idp: IdpSource;
+  /** Shown on the sign-in button: "Sign in with …". */
+  idpName: string;
+  spEntityId: string;
+  /** The SP's (and the development IdP's) key pairs, generated at first start when absent. */
+  keyDir: string;
+  clockSkewMs: number;
+  /** Attribute names tried in order (URI names first, friendly names after). */
+  attributes: Record<'username' | 'displayName' | 'mail' | 'affiliation' | 'entitlement' | 'groups', string[]>;
+  adminEntitlements: string[];
+  staffAffiliations: string[];
+  /** Matches course group values; named groups code, term and role. */
+  coursePattern: RegExp;
+}
+
+const list = (v: string) =>
+  v
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);
+
+/** Certificates from SAML_IDP_CERT: PEM blocks, bare base64, or files holding them; comma-separated. */
+function certificates(value: string, root: string): string[] {
+  const out: string[] = [];
+  for (const item of list(value)) {
+    const file = isAbsolute(item) ? item : join(root, item);
+    const text = /^[A-Za-z0-9+/=\s]+$/.test(item) && item.length > 200 ? item : existsSync(file) ? readFileSync(file, 'utf8') : item;
+    const blocks = text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g);
+    for (const b of blocks ?? [text]) {
+      const body = b.replace(/-----(BEGIN|END) CERTIFICATE-----/g, '').replace(/\s+/g, '');
+      if (!/^[A-Za-z0-9+/]+=*$/.test(body) || body.length < 200) {
+        throw new ConfigError([`SAML_IDP_CERT: '${item.slice(0, 40)}' is neither a PEM certificate, base64 nor a readable file`]);
+      }
+      out.push(body);
+    }
+  }
+  return out;
+}
+
+function samlSettings(e: Env, root: string, publicUrl: string): SamlSettings {
+  const problems: string[] = [];
+  const explicit = (['SAML_IDP_ENTITY_ID', 'SAML_IDP_SSO_URL', 'SAML_IDP_CERT'] as const).filter((k) => e[k]);
+  let idp: IdpSource = { source: 'none' };
+  if (e.SAML_IDP_METADATA_FILE) {
+    const path = isAbsolute(e.SAML_IDP_METADATA_FILE) ? e.SAML_IDP_METADATA_FILE : join(root, e.SAML_IDP_METADATA_FILE);
+    if (!existsSync(path)) problems.push(`SAML_IDP_METADATA_FILE: no such file: ${e.SAML_IDP_METADATA_FILE}`);
+    idp = { source: 'metadata-file', path };
+  } else if (e.SAML_IDP_METADATA_URL) {
+    idp = { source: 'metadata-url', url: e.SAML_IDP_METADATA_URL };
+  } else if (explicit.length) {
+    const missing = (['SAML_IDP_ENTITY_ID', 'SAML_IDP_SSO_URL', 'SAML_IDP_CERT'] as const).filter((k) => !e[k]);
+    for (const k of missing) problems.push(`${k}: is required with ${explicit.join(', ')} (or give SAML_IDP_METADATA_FILE/URL)`);
+    if (!missing.length)
+      idp = {
+        source: 'explicit',
+        entityId: e.SAML_IDP_ENTITY_ID!,
+        ssoUrl: e.SAML_IDP_SSO_URL!,
+        sloUrl: e.SAML_IDP_SLO_URL,
+        certs: certificates(e.SAML_IDP_CERT!, root),
+      };
+  } else if (e.DEV_IDP) {
+    idp = { source: 'dev' };
+  }
+  if (e.DEV_IDP && e.RIGLAB_ENV === 'production') {
+    problems.push('DEV_IDP: the development identity provider may only run with RIGLAB_ENV=development or test');
+  }
+  let coursePattern = /^$/;
+  try {
+    coursePattern = new RegExp(e.SAML_COURSE_PATTERN);
+    const names = Object.keys(new RegExp(`${e.SAML_COURSE_PATTERN}|(?<z>)`).exec('')?.groups ?? {});
+    const lacking = ['code', 'term', 'role'].filter((n) => !names.includes(n));
+    if (lacking.length) problems.push(`SAML_COURSE_PATTERN: needs the named groups (?<code>…), (?<term>…) and (?<role>…); missing ${lacking.join(', ')}`);
+  } catch (err) {
+    problems.push(`SAML_COURSE_PATTERN: not a valid regular expression (${(err as Error).message})`);
+  }
+  if (problems.length) throw new ConfigError(problems);
+  const keyDir = e.SAML_KEY_DIR ?? join(root, '.riglab', 'saml');
+  return {
+    idp,
+    idpName: e.SAML_IDP_NAME,
+    spEntityId: e.SAML_SP_ENTITY_ID ?? `${publicUrl}/auth/saml/metadata`,
+    keyDir: isAbsolute(keyDir) ? keyDir : join(root, keyDir),
+    clockSkewMs: e.SAML_CLOCK_SKEW_S * 1000,
+    attributes: {
+      username: list(e.SAML_ATTR_USERNAME),
+      displayName: list(e.SAML_ATTR_DISPLAY_NAME),
+      mail: list(e.SAML_ATTR_MAIL),
+      affiliation: list(e.SAML_ATTR_AFFILIATION),
+      entitlement: list(e.SAML_ATTR_ENTITLEMENT),
+      groups: list(e.SAML_ATTR_GROUPS),
+    },
+    adminEntitlements: list(e.SAML_ADMIN_ENTITLEMENTS),
+    staffAffiliations: list(e.SAML_STAFF_AFFILIATIONS).map((a) => a.toLowerCase()),
+    coursePattern,
+  };
 }
 
 export class ConfigError extends Error {
@@ -132,22 +269,22 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     const missing = (['HOME_NFS_SERVER', 'HOME_NFS_EXPORT'] as const).filter((k) => !e[k]);
     if (missing.length) throw new ConfigError(missing.map((k) => `${k}: is required when HOME_STORAGE=nfs`));
   }
-  if (e.DEV_SIGN_IN && e.RIGLAB_ENV !== 'development') {
-    throw new ConfigError(['DEV_SIGN_IN: may only be true when RIGLAB_ENV=development']);
-  }
+  const publicUrl = (e.PUBLIC_URL ?? `http://localhost:${e.PORT}`).replace(/\/$/, '');
   const tlsDir = e.RIG_TLS_DIR ?? join(root, '.riglab', 'rig-tls');
   return {
     env: e.RIGLAB_ENV,
     host: e.HOST,
     port: e.PORT,
-    publicUrl: (e.PUBLIC_URL ?? `http://localhost:${e.PORT}`).replace(/\/$/, ''),
+    publicUrl,
     databaseUrl: e.DATABASE_URL,
     redisUrl: e.REDIS_URL,
     sessionSecret: e.SESSION_SECRET,
     logLevel: e.LOG_LEVEL,
     deployment: e.DEPLOYMENT_ID,
     runWorkers: e.RUN_WORKERS,
-    devSignIn: e.DEV_SIGN_IN,
+    saml: samlSettings(e, root, publicUrl),
+    sessionMaxHours: e.SESSION_MAX_HOURS,
+    signInRatePerMinute: e.SIGN_IN_RATE_PER_MINUTE,
     rigs: {
       probeTimeoutMs: e.RIG_PROBE_TIMEOUT_MS,
       probeIntervalS: e.RIG_PROBE_INTERVAL_S,

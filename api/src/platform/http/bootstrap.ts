@@ -19,9 +19,15 @@ import { validationPipe } from './validation.pipe';
 
 import { SESSION_COOKIE_NAME } from '../../modules/auth/session-cookie';
 import { LabProxyService } from '../../modules/proxy/lab-proxy.service';
+import { AuthErrorCode } from '../../modules/auth/auth.errors';
+import { SamlService } from '../../modules/auth/saml/saml.service';
+import { SignInLimiter } from '../../modules/auth/sign-in-limiter';
+import '../../modules/auth/session-data';
+import { timingSafeEqual } from 'node:crypto';
 
 export const SESSION_COOKIE = SESSION_COOKIE_NAME;
-const NOT_WEB = /^\/(api|metrics|user|auth)(\/|$)/;
+const NOT_WEB = /^\/(api|metrics|user|auth|dev-idp)(\/|$)/;
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /** Builds the portal: API, metrics, OpenAPI viewer, browser sessions and the web UI. Does not listen. */
 export async function createApp(config: Config): Promise<NestExpressApplication> {
@@ -67,6 +73,36 @@ export async function createApp(config: Config): Promise<NestExpressApplication>
   });
   // A session store outage must not take token-authenticated calls down with it: carry on unsigned-in.
   app.use((req: Request, res: Response, next: NextFunction) => sessions(req, res, () => next()));
+  const maxAgeMs = config.sessionMaxHours * 3_600_000;
+  app.use((req: Request, _res: Response, next: NextFunction) => {
+    // Idle sessions expire in Redis (rolling cookie); busy ones end SESSION_MAX_HOURS after sign-in.
+    const s = req.session;
+    if (s?.userId && (!s.signedInAt || Date.now() - s.signedInAt > maxAgeMs)) return s.destroy(() => next());
+    next();
+  });
+  app.use('/api', (req: Request, res: Response, next: NextFunction) => {
+    // CSRF: a state-changing request riding on the session cookie must echo the session's token.
+    // API tokens are exempt (a browser never sends them on its own).
+    if (SAFE_METHODS.has(req.method) || req.headers.authorization || !req.session?.userId) return next();
+    const sent = req.get('x-csrf-token');
+    const want = req.session.csrfToken;
+    if (sent && want && sent.length === want.length && timingSafeEqual(Buffer.from(sent), Buffer.from(want))) return next();
+    res.status(403).json({
+      statusCode: 403,
+      code: AuthErrorCode.Csrf,
+      message: 'This request lacks the CSRF token of your session (X-CSRF-Token): reload the page and try again.',
+    });
+  });
+
+  // The development IdP exists once the SAML service has initialised (at listen), if DEV_IDP=true.
+  const saml = app.get(SamlService);
+  const limiter = app.get(SignInLimiter);
+  let devIdp: ReturnType<NonNullable<SamlService['devIdp']>['router']> | undefined;
+  app.use('/dev-idp', (req: Request, res: Response, next: NextFunction) => {
+    if (!saml.devIdp) return next();
+    devIdp ??= saml.devIdp.router((r) => limiter.allow(r));
+    devIdp(req, res, next);
+  });
 
   // Notebook traffic goes straight from the Node server to the proxy, ahead of Express: no middleware
   // but the session cookie's, read only when one is sent; bodies stream through untouched.
