@@ -11,9 +11,7 @@ describe('authentication', () => {
 
   beforeAll(async () => {
     db = await migratedDatabase();
-    portal = await startPortal(
-      testConfig({ DATABASE_URL: db.url, RUN_WORKERS: 'false' }),
-    );
+    portal = await startPortal(testConfig({ DATABASE_URL: db.url, RUN_WORKERS: 'false' }));
     const users = portal.app.get(UsersService);
     await users.add({ username: 'ada', campusRole: 'student' });
     await users.add({ username: 'root', campusRole: 'admin' });

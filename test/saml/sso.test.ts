@@ -7,7 +7,8 @@ import { User } from '../../api/src/modules/users/user.entity';
 import { DEV_ACCOUNTS, SAML_OID } from '../../api/src/dev-idp/accounts';
 import { ensureKeyPair } from '../../api/src/modules/auth/saml/keys';
 import { migratedDatabase } from '../support/app';
-import { formOf, startSignIn, startSsoPortal, type SsoPortal } from '../support/sso';
+import { DevIdentityProvider } from '../../api/src/dev-idp/dev-idp';
+import { formOf, startSignIn, startSsoPortal, TEST_SAML_KEYS, type SsoPortal } from '../support/sso';
 
 const account = (name: string) => DEV_ACCOUNTS.find((a) => a.username === name)!;
 
@@ -38,7 +39,12 @@ describe('university sign-in (SAML 2.0) against the development IdP', () => {
       body: new URLSearchParams({ SAMLResponse: samlResponse, RelayState: '/courses' }),
       redirect: 'manual',
     });
-    return { status: res.status, location: res.headers.get('location'), cookie: res.headers.get('set-cookie'), html: await res.text() };
+    return {
+      status: res.status,
+      location: res.headers.get('location'),
+      cookie: res.headers.get('set-cookie'),
+      html: await res.text(),
+    };
   }
 
   const decode = (b64: string) => Buffer.from(b64, 'base64').toString('utf8');
@@ -62,11 +68,17 @@ describe('university sign-in (SAML 2.0) against the development IdP', () => {
     expect(page).toContain('<input name="username"');
     const { action, fields } = formOf(page);
 
-    const wrong = await fetch(action, { method: 'POST', body: new URLSearchParams({ ...fields, username: 'student', password: 'nope' }) });
+    const wrong = await fetch(action, {
+      method: 'POST',
+      body: new URLSearchParams({ ...fields, username: 'student', password: 'nope' }),
+    });
     expect(wrong.status).toBe(401);
     expect(await wrong.text()).toContain('Unknown username or wrong password.');
 
-    const ok = await fetch(action, { method: 'POST', body: new URLSearchParams({ ...fields, username: 'student', password: 'demo' }) });
+    const ok = await fetch(action, {
+      method: 'POST',
+      body: new URLSearchParams({ ...fields, username: 'student', password: 'demo' }),
+    });
     const back = formOf(await ok.text());
     expect(back.action).toBe(`${portal.url}/auth/saml/acs`);
     const acs = await post(back.fields.SAMLResponse);
@@ -75,7 +87,12 @@ describe('university sign-in (SAML 2.0) against the development IdP', () => {
     expect(acs.cookie).toMatch(/riglab_session=.+; Path=\/; Expires=.+; HttpOnly; SameSite=Lax/);
 
     const me = await (await fetch(`${portal.url}/api/me`, { headers: { cookie: acs.cookie!.split(';')[0] } })).json();
-    expect(me).toMatchObject({ username: 'student', displayName: 'Sam Student', email: 'student@riglab.dev', campusRole: 'student' });
+    expect(me).toMatchObject({
+      username: 'student',
+      displayName: 'Sam Student',
+      email: 'student@riglab.dev',
+      campusRole: 'student',
+    });
     expect(me.courses).toEqual([expect.objectContaining({ code: 'CS101', term: '2026F', role: 'student' })]);
     const audit = await db.ds.getRepository(AuditEvent).findOneByOrFail({ action: 'auth.sign_in', actor: 'student' });
     expect(audit.detail).toMatchObject({ via: 'saml', campusRole: 'student' });
@@ -100,16 +117,24 @@ describe('university sign-in (SAML 2.0) against the development IdP', () => {
       expect(res.status).toBe(303);
     };
     const base = { ...account('ta').attributes };
-    await signInAs({ ...base, [SAML_OID.isMemberOf]: groups('CS101:2026F:ta', 'CS202:2026F:student', 'CS999:2026F:student') });
+    await signInAs({
+      ...base,
+      [SAML_OID.isMemberOf]: groups('CS101:2026F:ta', 'CS202:2026F:student', 'CS999:2026F:student'),
+    });
     const ta = await users.findOneByOrFail({ username: 'ta' });
     const enrollments = () =>
-      db.ds.getRepository(Enrollment).find({ where: { userId: ta.id }, order: { courseId: 'ASC' } }).then((es) =>
-        Object.fromEntries(es.map((e) => [e.courseId === cs101.id ? 'CS101' : 'CS202', `${e.role}/${e.source}`])),
-      );
+      db.ds
+        .getRepository(Enrollment)
+        .find({ where: { userId: ta.id }, order: { courseId: 'ASC' } })
+        .then((es) =>
+          Object.fromEntries(es.map((e) => [e.courseId === cs101.id ? 'CS101' : 'CS202', `${e.role}/${e.source}`])),
+        );
     expect(await enrollments()).toEqual({ CS101: 'ta/sso', CS202: 'student/sso' });
 
     // The instructor adds the TA to CS202 by hand as a TA: SSO must not undo it.
-    await db.ds.getRepository(Enrollment).update({ userId: ta.id, courseId: cs202.id }, { role: 'ta', source: 'manual' });
+    await db.ds
+      .getRepository(Enrollment)
+      .update({ userId: ta.id, courseId: cs202.id }, { role: 'ta', source: 'manual' });
     // Next term's attributes: promoted to faculty, dropped from both course groups.
     await signInAs({ ...base, [SAML_OID.scopedAffiliation]: ['faculty@riglab.dev'], [SAML_OID.isMemberOf]: [] });
     expect(await enrollments()).toEqual({ CS202: 'ta/manual' });
@@ -120,17 +145,30 @@ describe('university sign-in (SAML 2.0) against the development IdP', () => {
     const cases: Array<[string, () => Promise<string>, RegExp]> = [
       [
         'unsigned',
-        async () => encode(decode(await portal.idp.loginResponse(await requestId(), account('student'))).replace(/<ds:Signature[\s\S]*?<\/ds:Signature>/g, '')),
+        async () =>
+          encode(
+            decode(await portal.idp.loginResponse(await requestId(), account('student'))).replace(
+              /<ds:Signature[\s\S]*?<\/ds:Signature>/g,
+              '',
+            ),
+          ),
         /not signed by a key riglab trusts/,
       ],
       [
         'tampered (attribute changed after signing)',
-        async () => encode(decode(await portal.idp.loginResponse(await requestId(), account('student'))).replaceAll('student@riglab.dev', 'admin@riglab.dev')),
+        async () =>
+          encode(
+            decode(await portal.idp.loginResponse(await requestId(), account('student'))).replaceAll(
+              'student@riglab.dev',
+              'admin@riglab.dev',
+            ),
+          ),
         /not signed by a key riglab trusts/,
       ],
       [
         'for another audience',
-        async () => portal.idp.loginResponse(await requestId(), account('student'), { audience: 'https://other.example/sp' }),
+        async () =>
+          portal.idp.loginResponse(await requestId(), account('student'), { audience: 'https://other.example/sp' }),
         /meant for another service/,
       ],
       [
@@ -153,7 +191,8 @@ describe('university sign-in (SAML 2.0) against the development IdP', () => {
       ],
       [
         'from an unknown issuer',
-        async () => portal.idp.loginResponse(await requestId(), account('student'), { issuer: 'https://evil.example/idp' }),
+        async () =>
+          portal.idp.loginResponse(await requestId(), account('student'), { issuer: 'https://evil.example/idp' }),
         /identity provider riglab does not trust/,
       ],
       [
@@ -181,7 +220,9 @@ describe('university sign-in (SAML 2.0) against the development IdP', () => {
       expect(ref).toBeTruthy();
       expect(res.html).not.toMatch(/<saml|at .+\.ts:\d+|Error:/);
       expect(await db.ds.getRepository(AuditEvent).countBy({ action: 'auth.sign_in_rejected' })).toBe(before + 1);
-      expect(await db.ds.getRepository(AuditEvent).findOneByOrFail({ action: 'auth.sign_in_rejected', requestId: ref })).toBeTruthy();
+      expect(
+        await db.ds.getRepository(AuditEvent).findOneByOrFail({ action: 'auth.sign_in_rejected', requestId: ref }),
+      ).toBeTruthy();
     });
 
     it('replayed: the same response is accepted once only', async () => {
@@ -220,7 +261,10 @@ describe('university sign-in (SAML 2.0) against the development IdP', () => {
 
     it('end at sign-out (on every process: the session is gone from Redis) and send the browser to IdP logout', async () => {
       const s = await portal.signIn('student');
-      const out = await fetch(`${portal.url}/api/auth/sign-out`, { method: 'POST', headers: { cookie: s.cookie, 'x-csrf-token': s.csrf } });
+      const out = await fetch(`${portal.url}/api/auth/sign-out`, {
+        method: 'POST',
+        headers: { cookie: s.cookie, 'x-csrf-token': s.csrf },
+      });
       expect(out.status).toBe(200);
       const { redirect } = await out.json();
       expect(redirect).toMatch(new RegExp(`^${portal.url}/dev-idp/slo\\?SAMLRequest=`));
@@ -230,16 +274,40 @@ describe('university sign-in (SAML 2.0) against the development IdP', () => {
       expect(idp.status).toBe(200);
       const answer = formOf(await idp.text());
       expect(answer.action).toBe(`${portal.url}/auth/saml/slo`);
-      const back = await fetch(answer.action, { method: 'POST', body: new URLSearchParams(answer.fields), redirect: 'manual' });
+      const back = await fetch(answer.action, {
+        method: 'POST',
+        body: new URLSearchParams(answer.fields),
+        redirect: 'manual',
+      });
       expect(back.status).toBe(302);
       expect(back.headers.get('location')).toBe('/');
+    });
+
+    it('all end when the IdP signs the person out (IdP-initiated single logout)', async () => {
+      const first = await portal.signIn('student');
+      const second = await portal.signIn('student');
+      const other = await portal.signIn('instructor');
+      const req = portal.idp.logoutRequest(account('student'));
+      expect(req.action).toBe(`${portal.url}/auth/saml/slo`);
+      const res = await fetch(req.action, {
+        method: 'POST',
+        body: new URLSearchParams({ SAMLRequest: req.SAMLRequest }),
+        redirect: 'manual',
+      });
+      // Answered with a LogoutResponse to the IdP.
+      expect(res.status).toBe(302);
+      expect(res.headers.get('location')).toMatch(new RegExp(`^${portal.url}/dev-idp/slo\\?SAMLResponse=`));
+      for (const s of [first, second]) {
+        expect((await fetch(`${portal.url}/api/me`, { headers: { cookie: s.cookie } })).status).toBe(401);
+      }
+      expect((await fetch(`${portal.url}/api/me`, { headers: { cookie: other.cookie } })).status).toBe(200);
     });
 
     it('end after SESSION_MAX_HOURS however busy', async () => {
       const s = await portal.signIn('student');
       const sid = decodeURIComponent(s.cookie.split('=')[1]).slice(2).split('.')[0];
       const key = `${portal.config.deployment}:sess:${sid}`;
-      const redis = (portal.app.get((await import('../../api/src/platform/redis/redis.service')).RedisService)).client;
+      const redis = portal.app.get((await import('../../api/src/platform/redis/redis.service')).RedisService).client;
       const data = JSON.parse((await redis.get(key))!);
       data.signedInAt = Date.now() - 2 * 3_600_000;
       await redis.set(key, JSON.stringify(data), 'EX', 600);
@@ -251,10 +319,53 @@ describe('university sign-in (SAML 2.0) against the development IdP', () => {
     const limited = await startSsoPortal({ DATABASE_URL: db.url, RUN_WORKERS: 'false', SIGN_IN_RATE_PER_MINUTE: '3' });
     try {
       const codes: number[] = [];
-      for (let i = 0; i < 5; i++) codes.push((await fetch(`${limited.url}/auth/saml/login`, { redirect: 'manual' })).status);
+      for (let i = 0; i < 5; i++)
+        codes.push((await fetch(`${limited.url}/auth/saml/login`, { redirect: 'manual' })).status);
       expect(codes).toEqual([302, 302, 302, 429, 429]);
     } finally {
       await limited.close();
+    }
+  });
+
+  it('reads the IdP from its metadata URL, and accepts either certificate during a key rollover', async () => {
+    const rogue = await ensureKeyPair(mkdtempSync(join(tmpdir(), 'riglab-next-')), 'next', 'next IdP key');
+    const fromUrl = await startSsoPortal({
+      DATABASE_URL: db.url,
+      RUN_WORKERS: 'false',
+      DEV_IDP: 'false',
+      SAML_IDP_METADATA_URL: `${portal.url}/dev-idp/metadata`,
+    });
+    try {
+      expect((await startSignIn(fromUrl.url)).startsWith(`${portal.url}/dev-idp/sso?SAMLRequest=`)).toBe(true);
+    } finally {
+      await fromUrl.close();
+    }
+    // Explicit settings with the current and the next certificate: a response signed with either signs in.
+    const certs = [portal.idp.keys.cert, rogue.cert].map((c) => c.replace(/-----[A-Z ]+-----|\s/g, '')).join(',');
+    const rolling = await startSsoPortal({
+      DATABASE_URL: db.url,
+      RUN_WORKERS: 'false',
+      SAML_IDP_ENTITY_ID: portal.idp.entityId,
+      SAML_IDP_SSO_URL: `${portal.url}/dev-idp/sso`,
+      SAML_IDP_CERT: certs,
+    });
+    try {
+      // The same IdP (entity id, keys), now answering the rolling portal; it signs with either key.
+      const idp = await DevIdentityProvider.create(`${portal.url}/dev-idp`, TEST_SAML_KEYS);
+      idp.trust(await (await fetch(`${rolling.url}/auth/saml/metadata`)).text());
+      for (const signer of [portal.idp.keys, rogue]) {
+        const to = new URL(await startSignIn(rolling.url));
+        const { id } = await idp.parseRequest(Object.fromEntries(to.searchParams));
+        const response = await idp.loginResponse(id, account('student'), { signer });
+        const res = await fetch(`${rolling.url}/auth/saml/acs`, {
+          method: 'POST',
+          body: new URLSearchParams({ SAMLResponse: response }),
+          redirect: 'manual',
+        });
+        expect(res.status).toBe(303);
+      }
+    } finally {
+      await rolling.close();
     }
   });
 
@@ -262,7 +373,12 @@ describe('university sign-in (SAML 2.0) against the development IdP', () => {
     const dir = mkdtempSync(join(tmpdir(), 'riglab-idp-meta-'));
     writeFileSync(join(dir, 'idp.xml'), portal.idp.metadata());
     // A second portal, with no development IdP of its own, pointed at the first one's IdP.
-    const sp = await startSsoPortal({ DATABASE_URL: db.url, RUN_WORKERS: 'false', DEV_IDP: 'false', SAML_IDP_METADATA_FILE: join(dir, 'idp.xml') });
+    const sp = await startSsoPortal({
+      DATABASE_URL: db.url,
+      RUN_WORKERS: 'false',
+      DEV_IDP: 'false',
+      SAML_IDP_METADATA_FILE: join(dir, 'idp.xml'),
+    });
     try {
       const cfg = await (await fetch(`${sp.url}/api/auth/config`)).json();
       expect(cfg).toMatchObject({ sso: { enabled: true, loginUrl: '/auth/saml/login' }, devIdp: { enabled: false } });

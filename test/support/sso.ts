@@ -35,7 +35,12 @@ export interface SsoPortal extends TestPortal {
 }
 
 const unescape = (s: string) =>
-  s.replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
+  s
+    .replace(/&quot;/g, '"')
+    .replace(/&#39;/g, "'")
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&amp;/g, '&');
 
 /** Hidden and named inputs of the first form on a page, and its action. */
 export function formOf(html: string): { action: string; fields: Record<string, string> } {
@@ -78,7 +83,11 @@ export async function startSsoPortal(vars: Record<string, string> = {}): Promise
     });
     const post = formOf(await answered.text());
     if (!post.fields.SAMLResponse) throw new Error(`the dev IdP did not sign ${username} in (HTTP ${answered.status})`);
-    const acs = await fetch(post.action, { method: 'POST', body: new URLSearchParams(post.fields), redirect: 'manual' });
+    const acs = await fetch(post.action, {
+      method: 'POST',
+      body: new URLSearchParams(post.fields),
+      redirect: 'manual',
+    });
     if (acs.status !== 303) throw new Error(`the ACS answered ${acs.status}: ${await acs.text()}`);
     const cookie = (acs.headers.get('set-cookie') ?? '').split(';')[0];
     const me = await fetch(`${url}/api/me`, { headers: { cookie } });

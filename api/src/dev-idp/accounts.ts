@@ -43,7 +43,9 @@ function account(
 }
 
 export const DEV_ACCOUNTS: DevAccount[] = [
-  account('student', 'Sam Student', 'student in CS101 (2026F)', ['student', 'member'], { isMemberOf: [course('student')] }),
+  account('student', 'Sam Student', 'student in CS101 (2026F)', ['student', 'member'], {
+    isMemberOf: [course('student')],
+  }),
   account('ta', 'Tara Assistant', 'student, teaching assistant of CS101 (2026F)', ['student', 'member'], {
     isMemberOf: [course('ta')],
   }),

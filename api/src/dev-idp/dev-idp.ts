@@ -76,7 +76,12 @@ export class DevIdentityProvider {
 
   /** The service provider this IdP answers, from its metadata (as a real IdP registers an SP). */
   trust(spMetadata: string): void {
-    this.sp = saml.ServiceProvider({ metadata: spMetadata, wantMessageSigned: true, wantLogoutResponseSigned: true });
+    this.sp = saml.ServiceProvider({
+      metadata: spMetadata,
+      wantMessageSigned: true,
+      wantLogoutRequestSigned: true,
+      wantLogoutResponseSigned: true,
+    });
   }
 
   metadata(): string {
@@ -152,6 +157,17 @@ export class DevIdentityProvider {
     return res.context;
   }
 
+  /**
+   * An IdP-initiated LogoutRequest for an account (the person signed out of another service), for an
+   * HTTP-POST to the SP's single-logout endpoint.
+   */
+  logoutRequest(account: DevAccount): { action: string; SAMLRequest: string } {
+    const out = this.idp().createLogoutRequest(this.trusted(), 'post', {
+      logoutNameID: account.nameId,
+    }) as { context: string; entityEndpoint: string };
+    return { action: out.entityEndpoint, SAMLRequest: out.context };
+  }
+
   /** The sign-in page and the single-logout endpoint, mounted at /dev-idp. */
   router(limit: (req: Request) => Promise<boolean>): Router {
     const r = express.Router();
@@ -187,7 +203,10 @@ export class DevIdentityProvider {
       try {
         await this.parseRequest(q);
       } catch (e) {
-        return void res.status(400).type('html').send(page('Bad sign-in request', `<p>${x((e as Error).message)}</p>`));
+        return void res
+          .status(400)
+          .type('html')
+          .send(page('Bad sign-in request', `<p>${x((e as Error).message)}</p>`));
       }
       form(res, q);
     });
@@ -199,9 +218,17 @@ export class DevIdentityProvider {
       }
       let request: { id: string; acs: string };
       try {
-        request = await this.parseRequest({ SAMLRequest: b.SAMLRequest, RelayState: b.RelayState, SigAlg: b.SigAlg, Signature: b.Signature });
+        request = await this.parseRequest({
+          SAMLRequest: b.SAMLRequest,
+          RelayState: b.RelayState,
+          SigAlg: b.SigAlg,
+          Signature: b.Signature,
+        });
       } catch (e) {
-        return void res.status(400).type('html').send(page('Bad sign-in request', `<p>${x((e as Error).message)}</p>`));
+        return void res
+          .status(400)
+          .type('html')
+          .send(page('Bad sign-in request', `<p>${x((e as Error).message)}</p>`));
       }
       const account = DEV_ACCOUNTS.find((a) => a.username === (b.username ?? '').trim().toLowerCase());
       if (!account || b.password !== DEV_PASSWORD) return form(res, b, 'Unknown username or wrong password.');
@@ -236,7 +263,10 @@ export class DevIdentityProvider {
           ),
         );
       } catch (e) {
-        res.status(400).type('html').send(page('Bad sign-out request', `<p>${x((e as Error).message)}</p>`));
+        res
+          .status(400)
+          .type('html')
+          .send(page('Bad sign-out request', `<p>${x((e as Error).message)}</p>`));
       }
     });
     return r;

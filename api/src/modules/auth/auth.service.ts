@@ -7,9 +7,7 @@ import type { Principal } from './auth.decorators';
 
 @Injectable()
 export class AuthService {
-  constructor(
-    @InjectRepository(Enrollment) private readonly enrollments: Repository<Enrollment>,
-  ) {}
+  constructor(@InjectRepository(Enrollment) private readonly enrollments: Repository<Enrollment>) {}
 
   /** Who is signed in; a browser session also gets its CSRF token (sent back as X-CSRF-Token). */
   async describe(p: Principal, csrfToken?: string) {

@@ -52,6 +52,26 @@ export class LabProxyService implements OnModuleDestroy {
     private readonly redis: RedisService,
   ) {
     this.proxy.on('error', (err, req, res) => {
+      // A kept-alive connection the lab closed just as it was reused: a GET or HEAD is safe to send
+      // once more on a fresh connection (a person would otherwise see a page with a missing script).
+      const retry = req as IncomingMessage & { labTarget?: string; labRetried?: boolean };
+      const code = (err as NodeJS.ErrnoException).code ?? '';
+      if (
+        res instanceof ServerResponse &&
+        !res.headersSent &&
+        retry.labTarget &&
+        !retry.labRetried &&
+        (req.method === 'GET' || req.method === 'HEAD') &&
+        ['ECONNRESET', 'EPIPE', 'ECONNREFUSED', 'ETIMEDOUT'].includes(code)
+      ) {
+        retry.labRetried = true;
+        this.log.debug(`proxy: ${code} on ${req.url}; retrying once`);
+        setTimeout(
+          () => this.proxy.web(req, res, { target: retry.labTarget, selfHandleResponse: true, agent: false }),
+          100,
+        );
+        return;
+      }
       this.log.warn(`proxy: ${err.message}`);
       // The lab may have stopped: look the route up afresh next time instead of waiting for the TTL.
       const m = LAB_PATH.exec(req.url ?? '');
@@ -83,6 +103,7 @@ export class LabProxyService implements OnModuleDestroy {
     const v = await this.authorize(req);
     if (!v.ok) return this.refuse(req, res, v);
     this.prepare(req, v.route);
+    (req as IncomingMessage & { labTarget?: string }).labTarget = v.route.target;
     this.proxy.web(req, res, { target: v.route.target, selfHandleResponse: true });
   }
 

@@ -72,7 +72,12 @@ export class UsersService {
   async syncFromSso(p: SsoPerson): Promise<User> {
     const found = await this.users.findOne({ where: { username: p.username } });
     if (!found) {
-      const created = await this.add({ username: p.username, displayName: p.displayName, email: p.email, campusRole: p.campusRole });
+      const created = await this.add({
+        username: p.username,
+        displayName: p.displayName,
+        email: p.email,
+        campusRole: p.campusRole,
+      });
       await this.users.update({ id: created.id }, { lastSignInAt: new Date() });
       return { ...created, lastSignInAt: new Date() };
     }

@@ -78,7 +78,9 @@ describe(loadConfig.name, () => {
     expect(problems({ SAML_COURSE_PATTERN: '^course:(?<code>.+)$' })).toEqual([
       'SAML_COURSE_PATTERN: needs the named groups (?<code>…), (?<term>…) and (?<role>…); missing term, role',
     ]);
-    expect(problems({ SAML_COURSE_PATTERN: '^(unclosed' })[0]).toMatch(/^SAML_COURSE_PATTERN: not a valid regular expression/);
+    expect(problems({ SAML_COURSE_PATTERN: '^(unclosed' })[0]).toMatch(
+      /^SAML_COURSE_PATTERN: not a valid regular expression/,
+    );
   });
 
   it('reads an env file beneath the real environment', () => {

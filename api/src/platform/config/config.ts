@@ -70,7 +70,9 @@ export const envSchema = z.object({
   SAML_ATTR_MAIL: z.string().default('urn:oid:0.9.2342.19200300.100.1.3,mail,email'),
   SAML_ATTR_AFFILIATION: z
     .string()
-    .default('urn:oid:1.3.6.1.4.1.5923.1.1.1.9,eduPersonScopedAffiliation,urn:oid:1.3.6.1.4.1.5923.1.1.1.1,eduPersonAffiliation'),
+    .default(
+      'urn:oid:1.3.6.1.4.1.5923.1.1.1.9,eduPersonScopedAffiliation,urn:oid:1.3.6.1.4.1.5923.1.1.1.1,eduPersonAffiliation',
+    ),
   SAML_ATTR_ENTITLEMENT: z.string().default('urn:oid:1.3.6.1.4.1.5923.1.1.1.7,eduPersonEntitlement'),
   SAML_ATTR_GROUPS: z.string().default('urn:oid:1.3.6.1.4.1.5923.1.5.1.1,isMemberOf,memberOf'),
   SAML_ADMIN_ENTITLEMENTS: z.string().default(''),
@@ -167,12 +169,19 @@ function certificates(value: string, root: string): string[] {
   const out: string[] = [];
   for (const item of list(value)) {
     const file = isAbsolute(item) ? item : join(root, item);
-    const text = /^[A-Za-z0-9+/=\s]+$/.test(item) && item.length > 200 ? item : existsSync(file) ? readFileSync(file, 'utf8') : item;
+    const text =
+      /^[A-Za-z0-9+/=\s]+$/.test(item) && item.length > 200
+        ? item
+        : existsSync(file)
+          ? readFileSync(file, 'utf8')
+          : item;
     const blocks = text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g);
     for (const b of blocks ?? [text]) {
       const body = b.replace(/-----(BEGIN|END) CERTIFICATE-----/g, '').replace(/\s+/g, '');
       if (!/^[A-Za-z0-9+/]+=*$/.test(body) || body.length < 200) {
-        throw new ConfigError([`SAML_IDP_CERT: '${item.slice(0, 40)}' is neither a PEM certificate, base64 nor a readable file`]);
+        throw new ConfigError([
+          `SAML_IDP_CERT: '${item.slice(0, 40)}' is neither a PEM certificate, base64 nor a readable file`,
+        ]);
       }
       out.push(body);
     }
@@ -192,7 +201,8 @@ function samlSettings(e: Env, root: string, publicUrl: string): SamlSettings {
     idp = { source: 'metadata-url', url: e.SAML_IDP_METADATA_URL };
   } else if (explicit.length) {
     const missing = (['SAML_IDP_ENTITY_ID', 'SAML_IDP_SSO_URL', 'SAML_IDP_CERT'] as const).filter((k) => !e[k]);
-    for (const k of missing) problems.push(`${k}: is required with ${explicit.join(', ')} (or give SAML_IDP_METADATA_FILE/URL)`);
+    for (const k of missing)
+      problems.push(`${k}: is required with ${explicit.join(', ')} (or give SAML_IDP_METADATA_FILE/URL)`);
     if (!missing.length)
       idp = {
         source: 'explicit',
@@ -212,7 +222,10 @@ function samlSettings(e: Env, root: string, publicUrl: string): SamlSettings {
     coursePattern = new RegExp(e.SAML_COURSE_PATTERN);
     const names = Object.keys(new RegExp(`${e.SAML_COURSE_PATTERN}|(?<z>)`).exec('')?.groups ?? {});
     const lacking = ['code', 'term', 'role'].filter((n) => !names.includes(n));
-    if (lacking.length) problems.push(`SAML_COURSE_PATTERN: needs the named groups (?<code>…), (?<term>…) and (?<role>…); missing ${lacking.join(', ')}`);
+    if (lacking.length)
+      problems.push(
+        `SAML_COURSE_PATTERN: needs the named groups (?<code>…), (?<term>…) and (?<role>…); missing ${lacking.join(', ')}`,
+      );
   } catch (err) {
     problems.push(`SAML_COURSE_PATTERN: not a valid regular expression (${(err as Error).message})`);
   }

@@ -86,7 +86,8 @@ export async function createApp(config: Config): Promise<NestExpressApplication>
     if (SAFE_METHODS.has(req.method) || req.headers.authorization || !req.session?.userId) return next();
     const sent = req.get('x-csrf-token');
     const want = req.session.csrfToken;
-    if (sent && want && sent.length === want.length && timingSafeEqual(Buffer.from(sent), Buffer.from(want))) return next();
+    if (sent && want && sent.length === want.length && timingSafeEqual(Buffer.from(sent), Buffer.from(want)))
+      return next();
     res.status(403).json({
       statusCode: 403,
       code: AuthErrorCode.Csrf,

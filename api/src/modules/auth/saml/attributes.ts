@@ -20,7 +20,9 @@ export function values(attrs: Attributes, names: readonly string[]): string[] {
   for (const name of names) {
     const v = attrs[name];
     if (v === undefined || v === null || v === '') continue;
-    const list = (Array.isArray(v) ? v : [v]).filter((x): x is string | number => ['string', 'number'].includes(typeof x));
+    const list = (Array.isArray(v) ? v : [v]).filter((x): x is string | number =>
+      ['string', 'number'].includes(typeof x),
+    );
     if (list.length) return list.map(String);
   }
   return [];
@@ -43,11 +45,17 @@ export function identityFrom(
 ): { ok: true; identity: SsoIdentity } | { ok: false; reason: string } {
   const raw = values(attrs, s.attributes.username)[0];
   if (!raw) {
-    return { ok: false, reason: `the assertion carries no username attribute (looked for ${s.attributes.username.join(', ')})` };
+    return {
+      ok: false,
+      reason: `the assertion carries no username attribute (looked for ${s.attributes.username.join(', ')})`,
+    };
   }
   const username = raw.split('@')[0].trim().toLowerCase();
   if (!USERNAME.test(username)) {
-    return { ok: false, reason: `the username '${raw}' cannot be used in riglab (a-z, 0-9, '.', '_', '-', starting with a letter)` };
+    return {
+      ok: false,
+      reason: `the username '${raw}' cannot be used in riglab (a-z, 0-9, '.', '_', '-', starting with a letter)`,
+    };
   }
   const entitlements = allValues(attrs, s.attributes.entitlement);
   const affiliations = allValues(attrs, s.attributes.affiliation).map((a) => a.split('@')[0].toLowerCase());

@@ -59,7 +59,11 @@ export class SamlController {
 
   private async limited(req: Request): Promise<void> {
     if (!(await this.limiter.allow(req))) {
-      throw new SignInRefused('Too many sign-in attempts from your address: wait a minute and try again.', 'rate limited', 429);
+      throw new SignInRefused(
+        'Too many sign-in attempts from your address: wait a minute and try again.',
+        'rate limited',
+        429,
+      );
     }
   }
 
@@ -68,7 +72,9 @@ export class SamlController {
       await work();
     } catch (e) {
       const refused =
-        e instanceof SignInRefused ? e : new SignInRefused('Sign-in could not be completed.', (e as Error).message, 500);
+        e instanceof SignInRefused
+          ? e
+          : new SignInRefused('Sign-in could not be completed.', (e as Error).message, 500);
       const reference = await this.saml.refused(req, refused);
       if (!res.headersSent) res.status(refused.status).type('html').send(signInFailedPage(refused.reason, reference));
     }

@@ -40,7 +40,8 @@ export function safeNext(next: unknown): string {
 /** node-saml's messages, in words a student understands (the raw one goes to the audit log). */
 function reasonFor(message: string): string {
   const m = message.toLowerCase();
-  if (m.includes('inresponseto')) return 'This sign-in answer was already used or has expired. Start the sign-in again.';
+  if (m.includes('inresponseto'))
+    return 'This sign-in answer was already used or has expired. Start the sign-in again.';
   if (m.includes('not yet valid')) return "The university's answer is not valid yet: a clock is wrong on one side.";
   if (m.includes('expired')) return "The university's answer has expired. Start the sign-in again.";
   if (m.includes('subject confirmation'))
@@ -48,7 +49,8 @@ function reasonFor(message: string): string {
   if (m.includes('audience') || m.includes('destination') || m.includes('recipient'))
     return "The university's answer was meant for another service.";
   if (m.includes('issuer')) return 'The answer came from an identity provider riglab does not trust.';
-  if (m.includes('signature') || m.includes('signed')) return "The university's answer is not signed by a key riglab trusts.";
+  if (m.includes('signature') || m.includes('signed'))
+    return "The university's answer is not signed by a key riglab trusts.";
   if (m.includes('status')) return 'The university did not sign you in.';
   return 'The university sign-in answer could not be accepted.';
 }
@@ -186,7 +188,11 @@ export class SamlService implements OnModuleInit {
     if (!this.strategy) throw new SignInRefused('SSO is not configured on this portal.', 'no IdP', 404);
     const body = (req.body ?? {}) as Record<string, unknown>;
     if (typeof body.SAMLResponse !== 'string' || !body.SAMLResponse) {
-      throw new SignInRefused('The sign-in answer is missing: start the sign-in again.', 'no SAMLResponse in the POST', 400);
+      throw new SignInRefused(
+        'The sign-in answer is missing: start the sign-in again.',
+        'no SAMLResponse in the POST',
+        400,
+      );
     }
     let profile: Profile | null;
     try {
@@ -227,7 +233,11 @@ export class SamlService implements OnModuleInit {
     req.session.userId = user.id;
     req.session.csrfToken = randomBytes(24).toString('base64url');
     req.session.signedInAt = Date.now();
-    req.session.saml = { nameID: profile.nameID, nameIDFormat: profile.nameIDFormat, sessionIndex: profile.sessionIndex };
+    req.session.saml = {
+      nameID: profile.nameID,
+      nameIDFormat: profile.nameIDFormat,
+      sessionIndex: profile.sessionIndex,
+    };
     await new Promise<void>((resolve, reject) => req.session.save((e) => (e ? reject(e) : resolve())));
     await this.sessions.add(user.id, req.sessionID, profile.nameID);
     await this.audit.record({
@@ -252,7 +262,12 @@ export class SamlService implements OnModuleInit {
     const reference = String((req as { id?: unknown }).id ?? randomUUID());
     this.log.warn(`sign-in refused (${reference}): ${e.detail}`);
     await this.audit
-      .record({ action: 'auth.sign_in_rejected', detail: { reason: e.reason, detail: e.detail }, requestId: reference, ip: req.ip })
+      .record({
+        action: 'auth.sign_in_rejected',
+        detail: { reason: e.reason, detail: e.detail },
+        requestId: reference,
+        ip: req.ip,
+      })
       .catch(() => undefined);
     return reference;
   }
@@ -262,7 +277,9 @@ export class SamlService implements OnModuleInit {
     const who = req.session?.saml;
     if (!this.strategy || !this.idp?.sloUrl || !who?.nameID) return null;
     const fake = { ...req, user: { ...who }, query: {}, body: {} } as unknown as Request;
-    return new Promise((resolve) => this.strategy!.logout(fake as never, (err, url) => resolve(err ? null : (url ?? null))));
+    return new Promise((resolve) =>
+      this.strategy!.logout(fake as never, (err, url) => resolve(err ? null : (url ?? null))),
+    );
   }
 
   private async idpLogout(nameID: string | undefined): Promise<void> {
