@@ -172,6 +172,16 @@ describe('university sign-in (SAML 2.0) against the development IdP', () => {
         /meant for another service/,
       ],
       [
+        'for another recipient',
+        async () => portal.idp.loginResponse(await requestId(), account('student'), { recipient: 'https://other.example/acs' }),
+        /meant for another service/,
+      ],
+      [
+        'addressed to another destination',
+        async () => portal.idp.loginResponse(await requestId(), account('student'), { destination: 'https://other.example/acs' }),
+        /meant for another service/,
+      ],
+      [
         'expired',
         async () =>
           portal.idp.loginResponse(await requestId(), account('student'), {

@@ -39,6 +39,7 @@ export interface ResponseOverrides {
   notOnOrAfter?: Date;
   inResponseTo?: string;
   destination?: string;
+  recipient?: string;
   /** Sign with another key (the SP trusts only the configured certificates). */
   signer?: KeyPair;
   /** Attributes instead of the account's. */
@@ -142,7 +143,7 @@ export class DevIdentityProvider {
       `<saml:Assertion xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xmlns:xs="http://www.w3.org/2001/XMLSchema" ID="_${randomBytes(20).toString('hex')}" Version="2.0" IssueInstant="${iso(now)}">` +
       `<saml:Issuer>${x(issuer)}</saml:Issuer>` +
       `<saml:Subject><saml:NameID Format="${PERSISTENT}">${x(account.nameId)}</saml:NameID>` +
-      `<saml:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer"><saml:SubjectConfirmationData NotOnOrAfter="${iso(notOnOrAfter)}" Recipient="${x(acs)}" InResponseTo="${x(inResponseTo)}"/></saml:SubjectConfirmation></saml:Subject>` +
+      `<saml:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer"><saml:SubjectConfirmationData NotOnOrAfter="${iso(notOnOrAfter)}" Recipient="${x(o.recipient ?? acs)}" InResponseTo="${x(inResponseTo)}"/></saml:SubjectConfirmation></saml:Subject>` +
       `<saml:Conditions NotBefore="${iso(notBefore)}" NotOnOrAfter="${iso(notOnOrAfter)}"><saml:AudienceRestriction><saml:Audience>${x(o.audience ?? sp.entityMeta.getEntityID())}</saml:Audience></saml:AudienceRestriction></saml:Conditions>` +
       `<saml:AuthnStatement AuthnInstant="${iso(now)}" SessionIndex="_${randomBytes(12).toString('hex')}"><saml:AuthnContext><saml:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement>` +
       `<saml:AttributeStatement>${attributeXml}</saml:AttributeStatement>` +

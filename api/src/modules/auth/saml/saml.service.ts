@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { type Profile, ValidateInResponseTo } from '@node-saml/node-saml';
 import { Strategy as SamlStrategy } from '@node-saml/passport-saml';
+import { DOMParser } from '@xmldom/xmldom';
 import type { Request, Response } from 'express';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Passport } from 'passport';
@@ -35,6 +36,30 @@ export class SignInRefused extends Error {
 export function safeNext(next: unknown): string {
   const s = typeof next === 'string' ? next : '';
   return /^\/(?![/\\])[^\s]*$/.test(s) && !s.startsWith('/auth/') ? s : '/';
+}
+
+const ASSERTION_NS = 'urn:oasis:names:tc:SAML:2.0:assertion';
+
+/**
+ * node-saml checks signature, audience, validity and InResponseTo but not where the response was
+ * sent: the Response's Destination (when present) and the bearer confirmation's Recipient (which
+ * the signed assertion carries) must both be this portal's ACS. Returns why not, or null.
+ */
+export function addressedElsewhere(profile: Profile, acs: string): string | null {
+  const parse = (xml: string | undefined) => (xml ? new DOMParser().parseFromString(xml, 'text/xml') : null);
+  const response = parse(profile.getSamlResponseXml?.());
+  const destination = response?.documentElement?.getAttribute('Destination');
+  if (destination && destination !== acs) return `Destination ${destination} is not ${acs}`;
+  const assertion = parse(profile.getAssertionXml?.());
+  const recipients = assertion
+    ? Array.from(assertion.getElementsByTagNameNS(ASSERTION_NS, 'SubjectConfirmationData')).map((e) =>
+        e.getAttribute('Recipient'),
+      )
+    : [];
+  if (!recipients.length || recipients.some((r) => r !== acs)) {
+    return `Recipient ${recipients.join(', ') || '(none)'} is not ${acs}`;
+  }
+  return null;
 }
 
 /** node-saml's messages, in words a student understands (the raw one goes to the audit log). */
@@ -203,6 +228,8 @@ export class SamlService implements OnModuleInit {
       throw new SignInRefused(reasonFor(message), message);
     }
     if (!profile) throw new SignInRefused('The sign-in answer carried nobody.', 'empty profile');
+    const misaddressed = addressedElsewhere(profile, this.acsUrl);
+    if (misaddressed) throw new SignInRefused(reasonFor('recipient'), misaddressed);
     if (profile.issuer !== this.idp!.entityId) {
       throw new SignInRefused(reasonFor('issuer'), `unknown issuer ${profile.issuer}; expected ${this.idp!.entityId}`);
     }
