@@ -1,7 +1,7 @@
 import { Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import httpProxy from 'http-proxy';
-import { Agent, IncomingMessage, ServerResponse } from 'node:http';
+import { Agent, IncomingMessage, OutgoingHttpHeaders, request as httpRequest, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { DataSource } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
@@ -21,6 +21,20 @@ const COURSE_ACCESS_TTL_MS = 5000;
 const INSTRUCTOR_AUDIT_WINDOW_MS = 10 * 60_000;
 
 type LabRequest = IncomingMessage & { riglabJupyterToken?: string };
+
+/** Headers that describe one connection, not the message: never forwarded (RFC 9110 §7.6.1). */
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+]);
+const RETRYABLE = new Set(['ECONNRESET', 'EPIPE', 'ECONNREFUSED', 'ETIMEDOUT']);
 
 type Verdict = { ok: true; route: LabRoute } | { ok: false; status: number; message: string; signIn?: boolean };
 
@@ -51,42 +65,8 @@ export class LabProxyService implements OnModuleDestroy {
     private readonly audit: AuditService,
     private readonly redis: RedisService,
   ) {
-    this.proxy.on('error', (err, req, res) => {
-      // A kept-alive connection the lab closed just as it was reused: a GET or HEAD is safe to send
-      // once more on a fresh connection (a person would otherwise see a page with a missing script).
-      const retry = req as IncomingMessage & { labTarget?: string; labRetried?: boolean };
-      const code = (err as NodeJS.ErrnoException).code ?? '';
-      if (
-        res instanceof ServerResponse &&
-        !res.headersSent &&
-        retry.labTarget &&
-        !retry.labRetried &&
-        (req.method === 'GET' || req.method === 'HEAD') &&
-        ['ECONNRESET', 'EPIPE', 'ECONNREFUSED', 'ETIMEDOUT'].includes(code)
-      ) {
-        retry.labRetried = true;
-        this.log.debug(`proxy: ${code} on ${req.url}; retrying once`);
-        setTimeout(
-          () => this.proxy.web(req, res, { target: retry.labTarget, selfHandleResponse: true, agent: false }),
-          100,
-        );
-        return;
-      }
-      this.log.warn(`proxy: ${err.message}`);
-      // The lab may have stopped: look the route up afresh next time instead of waiting for the TTL.
-      const m = LAB_PATH.exec(req.url ?? '');
-      if (m) this.routes.forget(m[1], m[2]);
-      if (res instanceof ServerResponse) {
-        if (!res.headersSent)
-          this.answer(
-            res,
-            503,
-            'Your lab is not answering right now. It may have stopped; open the portal to start it again.',
-          );
-        else res.end();
-      } else (res as Duplex).destroy();
-    });
-    this.proxy.on('proxyRes', (proxyRes, req, res) => this.relay(proxyRes, req as LabRequest, res));
+    // WebSockets go through http-proxy; plain HTTP through forward() below.
+    this.proxy.on('error', (err, req, res) => this.failed(err, req, res));
     this.flusher = setInterval(() => void this.flushActivity(), FLUSH_MS);
     this.flusher.unref();
   }
@@ -103,8 +83,75 @@ export class LabProxyService implements OnModuleDestroy {
     const v = await this.authorize(req);
     if (!v.ok) return this.refuse(req, res, v);
     this.prepare(req, v.route);
-    (req as IncomingMessage & { labTarget?: string }).labTarget = v.route.target;
-    this.proxy.web(req, res, { target: v.route.target, selfHandleResponse: true });
+    this.forward(req, res, v.route.target);
+  }
+
+  /**
+   * Sends one HTTP request on to the lab over a kept-alive connection and relays the answer. A lean
+   * path of its own (no per-request option merging and pass chains): this is the portal's hottest code.
+   */
+  private forward(req: IncomingMessage, res: ServerResponse, target: string, retried = false): void {
+    const t = this.target(target);
+    const headers: OutgoingHttpHeaders = {};
+    for (const [k, v] of Object.entries(req.headers)) if (!HOP_BY_HOP.has(k)) headers[k] = v;
+    const from = req.socket.remoteAddress ?? '';
+    headers['x-forwarded-for'] = req.headers['x-forwarded-for'] ? `${req.headers['x-forwarded-for']}, ${from}` : from;
+    headers['x-forwarded-proto'] = req.headers['x-forwarded-proto'] ?? 'http';
+    headers['x-forwarded-host'] = req.headers['x-forwarded-host'] ?? req.headers.host;
+    const out = httpRequest({
+      hostname: t.hostname,
+      port: t.port,
+      method: req.method,
+      path: req.url,
+      headers,
+      agent: this.agent,
+    });
+    out.on('response', (proxyRes) => this.relay(proxyRes, req as LabRequest, res));
+    out.on('error', (err) => {
+      // A kept-alive connection the lab closed just as it was reused: a GET or HEAD is safe to send
+      // once more (a person would otherwise see a page with a missing script).
+      const code = (err as NodeJS.ErrnoException).code ?? '';
+      if (!retried && !res.headersSent && (req.method === 'GET' || req.method === 'HEAD') && RETRYABLE.has(code)) {
+        this.log.debug(`proxy: ${code} on ${req.url}; retrying once`);
+        return void setTimeout(() => this.forward(req, res, target, true), 50);
+      }
+      this.failed(err, req, res);
+    });
+    res.once('close', () => {
+      if (!res.writableFinished) out.destroy();
+    });
+    if (req.readableEnded) out.end();
+    else req.pipe(out);
+  }
+
+  private readonly targets = new Map<string, { hostname: string; port: number }>();
+
+  private target(url: string): { hostname: string; port: number } {
+    let t = this.targets.get(url);
+    if (!t) {
+      const u = new URL(url);
+      t = { hostname: u.hostname, port: Number(u.port || 80) };
+      if (this.targets.size >= 10_000) this.targets.clear();
+      this.targets.set(url, t);
+    }
+    return t;
+  }
+
+  /** The lab did not answer: a plain 503 page (or a closed socket for a WebSocket). */
+  private failed(err: Error, req: IncomingMessage, res: ServerResponse | Duplex): void {
+    this.log.warn(`proxy: ${err.message}`);
+    // The lab may have stopped: look the route up afresh next time instead of waiting for the TTL.
+    const m = LAB_PATH.exec(req.url ?? '');
+    if (m) this.routes.forget(m[1], m[2]);
+    if (res instanceof ServerResponse) {
+      if (!res.headersSent)
+        this.answer(
+          res,
+          503,
+          'Your lab is not answering right now. It may have stopped; open the portal to start it again.',
+        );
+      else res.end();
+    } else res.destroy();
   }
 
   /** For the HTTP server's `upgrade` event (kernel and terminal WebSockets). */
@@ -129,7 +176,8 @@ export class LabProxyService implements OnModuleDestroy {
     const [, username, lab] = m;
     let principal: Principal | null;
     try {
-      principal = await this.principals.resolve(req, new URL(req.url!, 'http://x').searchParams.get('token'), true);
+      const queryToken = req.url!.includes('token=') ? new URL(req.url!, 'http://x').searchParams.get('token') : null;
+      principal = await this.principals.resolve(req, queryToken, true);
     } catch (err) {
       return { ok: false, status: 401, message: (err as Error).message };
     }
@@ -252,6 +300,7 @@ export class LabProxyService implements OnModuleDestroy {
    */
   private relay(proxyRes: IncomingMessage, req: LabRequest, res: ServerResponse): void {
     const token = req.riglabJupyterToken;
+    for (const h of ['connection', 'keep-alive', 'proxy-connection']) delete proxyRes.headers[h];
     if (!token || !/^text\/html/i.test(String(proxyRes.headers['content-type'] ?? ''))) {
       res.writeHead(proxyRes.statusCode ?? 502, proxyRes.headers);
       proxyRes.pipe(res);
@@ -281,6 +330,7 @@ export class LabProxyService implements OnModuleDestroy {
       if (kept.length) req.headers.cookie = kept.join('; ');
       else delete req.headers.cookie;
     }
+    if (!req.url!.includes('token=')) return;
     const url = new URL(req.url!, 'http://x');
     if (url.searchParams.has('token')) {
       url.searchParams.delete('token');
