@@ -284,7 +284,12 @@ async function proxyThroughput(portal, seeded, db) {
     let fastHttp;
     try {
       const fastUrl = `http://127.0.0.1:${fastPort}`;
-      await until(() => request('GET', `${fastUrl}/`).then((r) => r.status), (s) => s === 200, 10_000, 50);
+      await until(
+        () => request('GET', `${fastUrl}/`).then((r) => r.status),
+        (s) => s === 200,
+        10_000,
+        50,
+      );
       await db.query(`UPDATE lab_sessions SET endpoint = $2 WHERE id = $1`, [lab.id, fastUrl]);
       await fetch(`http://127.0.0.1:${apiPort}/api/routes/`, {
         method: 'POST',
@@ -305,7 +310,10 @@ async function proxyThroughput(portal, seeded, db) {
     } finally {
       fast.kill();
       await db.query(`UPDATE lab_sessions SET endpoint = $2 WHERE id = $1`, [lab.id, row.endpoint]);
-      await fetch(`http://127.0.0.1:${apiPort}/api/routes/`, { method: 'POST', body: JSON.stringify({ target: row.endpoint }) });
+      await fetch(`http://127.0.0.1:${apiPort}/api/routes/`, {
+        method: 'POST',
+        body: JSON.stringify({ target: row.endpoint }),
+      });
       await until(
         () => request('GET', `${portal}${path}`, { Authorization: `token ${user.token}` }).catch(() => ({ status: 0 })),
         (r) => r.status === 200 && r.body?.started !== '2026-01-01T00:00:00Z',

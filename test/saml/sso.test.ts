@@ -173,12 +173,14 @@ describe('university sign-in (SAML 2.0) against the development IdP', () => {
       ],
       [
         'for another recipient',
-        async () => portal.idp.loginResponse(await requestId(), account('student'), { recipient: 'https://other.example/acs' }),
+        async () =>
+          portal.idp.loginResponse(await requestId(), account('student'), { recipient: 'https://other.example/acs' }),
         /meant for another service/,
       ],
       [
         'addressed to another destination',
-        async () => portal.idp.loginResponse(await requestId(), account('student'), { destination: 'https://other.example/acs' }),
+        async () =>
+          portal.idp.loginResponse(await requestId(), account('student'), { destination: 'https://other.example/acs' }),
         /meant for another service/,
       ],
       [
