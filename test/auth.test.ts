@@ -159,10 +159,29 @@ describe('authentication', () => {
     await request(portal.url).get('/api/health');
     const res = await request(portal.url).get('/metrics');
     expect(res.status).toBe(200);
+    expect(res.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);
     expect(res.text).toMatch(/^riglab_process_cpu_seconds_total/m);
     expect(res.text).toMatch(
       /^riglab_request_duration_seconds_count\{method="GET",handler="\/api\/health",code="200"\} \d+/m,
     );
+  });
+
+  it('guards /metrics with METRICS_TOKEN when one is set', async () => {
+    const guarded = await startPortal(
+      testConfig({ DATABASE_URL: db.url, RUN_WORKERS: 'false', METRICS_TOKEN: 'scrape-me-0123456789' }),
+    );
+    try {
+      const none = await request(guarded.url).get('/metrics');
+      expect([none.status, none.body.message]).toEqual([401, 'This scrape needs the METRICS_TOKEN as a Bearer token.']);
+      expect(
+        (await request(guarded.url).get('/metrics').set('Authorization', 'Bearer wrong-token-0123456')).status,
+      ).toBe(401);
+      const ok = await request(guarded.url).get('/metrics').set('Authorization', 'Bearer scrape-me-0123456789');
+      expect(ok.status).toBe(200);
+      expect(ok.text).toMatch(/^riglab_process_cpu_seconds_total/m);
+    } finally {
+      await guarded.close();
+    }
   });
 
   it('serves the OpenAPI document and its viewer', async () => {

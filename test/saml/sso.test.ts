@@ -381,6 +381,36 @@ describe('university sign-in (SAML 2.0) against the development IdP', () => {
     }
   });
 
+  it('accepts the answer on another portal process than the one that started the sign-in, once', async () => {
+    // Two processes behind one public URL share Postgres and Redis (the request cache lives there).
+    const shared = {
+      DATABASE_URL: db.url,
+      RUN_WORKERS: 'false',
+      DEV_IDP: 'false',
+      PUBLIC_URL: portal.url,
+      DEPLOYMENT_ID: portal.config.deployment,
+      SESSION_SECRET: portal.config.sessionSecret,
+      SAML_IDP_METADATA_URL: `${portal.url}/dev-idp/metadata`,
+    };
+    const second = await startSsoPortal(shared);
+    try {
+      const response = await portal.idp.loginResponse(await requestId(), account('student'));
+      const accepted = await fetch(`${second.url}/auth/saml/acs`, {
+        method: 'POST',
+        body: new URLSearchParams({ SAMLResponse: response }),
+        redirect: 'manual',
+      });
+      expect(accepted.status).toBe(303);
+      // The session it started is valid on the first process too (sessions live in Redis).
+      const cookie = accepted.headers.get('set-cookie')!.split(';')[0];
+      expect((await fetch(`${portal.url}/api/me`, { headers: { cookie } })).status).toBe(200);
+      // And the same response is not accepted again, on either process.
+      expect((await post(response)).status).toBe(403);
+    } finally {
+      await second.close();
+    }
+  });
+
   it('trusts an IdP configured from its metadata file, as a university IdP is', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'riglab-idp-meta-'));
     writeFileSync(join(dir, 'idp.xml'), portal.idp.metadata());

@@ -81,6 +81,7 @@ export const envSchema = z.object({
     .string()
     .default('^urn:mace:[^:]+:course:(?<code>[^:]+):(?<term>[^:]+):(?<role>student|ta|instructor)$'),
   SESSION_MAX_HOURS: intIn(1, 24 * 30, 12),
+  METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters (use: openssl rand -hex 32)').optional(),
   SIGN_IN_RATE_PER_MINUTE: intIn(1, 10000, 30),
   RIG_PROBE_TIMEOUT_MS: intIn(100, 60000, 2000),
   RIG_PROBE_INTERVAL_S: intIn(5, 3600, 30),
@@ -114,6 +115,8 @@ export interface Config {
   saml: SamlSettings;
   /** Browser sessions end after this long even when in use. */
   sessionMaxHours: number;
+  /** When set, GET /metrics needs it as a Bearer token. */
+  metricsToken: string | null;
   /** Sign-in attempts per client address per minute (SSO starts, ACS posts, dev IdP passwords). */
   signInRatePerMinute: number;
   rigs: { probeTimeoutMs: number; probeIntervalS: number; tlsDir: string };
@@ -298,6 +301,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     saml: samlSettings(e, root, publicUrl),
     sessionMaxHours: e.SESSION_MAX_HOURS,
     signInRatePerMinute: e.SIGN_IN_RATE_PER_MINUTE,
+    metricsToken: e.METRICS_TOKEN ?? null,
     rigs: {
       probeTimeoutMs: e.RIG_PROBE_TIMEOUT_MS,
       probeIntervalS: e.RIG_PROBE_INTERVAL_S,
