@@ -34,7 +34,7 @@ export class MetricsController {
           'This scrape needs the METRICS_TOKEN as a Bearer token.',
         );
     }
-    res.type('text/plain; version=0.0.4; charset=utf-8');
+    res.setHeader('Content-Type', 'text/plain; version=0.0.4; charset=utf-8');
     return this.metrics.registry.metrics();
   }
 }
