@@ -159,7 +159,7 @@ describe('authentication', () => {
     await request(portal.url).get('/api/health');
     const res = await request(portal.url).get('/metrics');
     expect(res.status).toBe(200);
-    expect(res.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);
+    expect(res.headers['content-type']).toMatch(/^text\/plain;.*version=0\.0\.4/);
     expect(res.text).toMatch(/^riglab_process_cpu_seconds_total/m);
     expect(res.text).toMatch(
       /^riglab_request_duration_seconds_count\{method="GET",handler="\/api\/health",code="200"\} \d+/m,
