@@ -29,6 +29,7 @@ const pct = (xs, p) => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
 };
+const PROCESSES = process.env.BENCH_PORTAL_PROCESSES ?? '2';
 const ms = (x) => `${x.toFixed(0)} ms`;
 
 function freePort() {
@@ -404,6 +405,8 @@ async function main() {
       LOG_LEVEL: 'warn',
       DEPLOYMENT_ID: deployment,
       LAUNCH_CONCURRENCY: '500',
+      // As deployed on a rig host: one portal process per core (BENCH_PORTAL_PROCESSES to change).
+      PORTAL_PROCESSES: PROCESSES,
       LAUNCH_TIMEOUT_S: '300',
     },
     stdio: ['ignore', 'ignore', 'inherit'],
@@ -433,7 +436,8 @@ async function main() {
     results.proxy = await proxyThroughput(portal, seeded, db);
     const H = results.proxy.http;
     const W = results.proxy.ws;
-    printHttp('\n2. Proxy, small HTTP (GET api/status, 20 connections)   req/s      p99', H);
+    console.log(`\n2. Proxy (riglab: ${PROCESSES} portal process(es); configurable-http-proxy: one, as always)`);
+    printHttp('   small HTTP to the lab (GET api/status, 20 connections) req/s      p99', H);
     console.log(`   riglab / direct: ${(H.riglab.rps / H.direct.rps).toFixed(2)}× req/s`);
     printHttp('   the same against a fast backend (bare Node server)    req/s      p99', results.proxy.fastHttp);
     console.log('   WebSocket kernel_info round trips                     msg/s      p99');

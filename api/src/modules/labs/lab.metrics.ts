@@ -21,6 +21,8 @@ export class LabMetrics {
     // Counted from Postgres at scrape time: right whichever portal process launched what.
     new Gauge({
       name: 'riglab_running_servers',
+      // Read from Postgres at scrape time: every portal process sees the same value.
+      aggregator: 'first',
       help: 'Labs whose Jupyter server is ready',
       registers,
       async collect() {
@@ -32,6 +34,8 @@ export class LabMetrics {
     });
     new Gauge({
       name: 'riglab_total_users',
+      // Read from Postgres at scrape time: every portal process sees the same value.
+      aggregator: 'first',
       help: 'Users known to the portal',
       registers,
       async collect() {
@@ -41,6 +45,8 @@ export class LabMetrics {
     });
     new Gauge({
       name: 'riglab_active_users',
+      // Read from Postgres at scrape time: every portal process sees the same value.
+      aggregator: 'first',
       help: 'Users with a lab in any live state',
       registers,
       async collect() {
@@ -54,6 +60,8 @@ export class LabMetrics {
     });
     new Gauge({
       name: 'riglab_rig_gpu_slots',
+      // Read from Postgres at scrape time: every portal process sees the same value.
+      aggregator: 'first',
       help: 'GPU slots per rig, used or free',
       labelNames: ['rig', 'state'],
       registers,

@@ -60,6 +60,8 @@ export class RigsService {
         name: 'riglab_rig_up',
         help: "Whether the rig's Docker engine answered the last probe",
         labelNames: ['rig'],
+        // Each portal process probes on its own; a rig is up when any of them reached it last time.
+        aggregator: 'max',
         registers: [metrics.registry],
       });
     }

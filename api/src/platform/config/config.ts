@@ -52,6 +52,9 @@ export const envSchema = z.object({
     .regex(/^[a-z0-9_-]{1,40}$/, 'must be 1-40 characters of a-z, 0-9, _ or -')
     .default('riglab'),
   RUN_WORKERS: bool(true),
+  PORTAL_PROCESSES: intIn(1, 64, 1),
+  /** Set by the cluster supervisor for each portal process it starts (not for people). */
+  RIGLAB_PROCESS_INDEX: intIn(0, 63, 0),
   DEV_IDP: bool(false),
   SAML_IDP_METADATA_FILE: z.string().optional(),
   SAML_IDP_METADATA_URL: z.string().url('must be the https:// URL of the IdP metadata').optional(),
@@ -111,6 +114,10 @@ export interface Config {
   logLevel: Env['LOG_LEVEL'];
   deployment: string;
   runWorkers: boolean;
+  /** Portal processes sharing the port (node:cluster); background jobs run in the first only. */
+  processes: number;
+  /** This process's place in the cluster (0 when alone). */
+  processIndex: number;
   /** University sign-in (SAML 2.0 service provider) and the development IdP. */
   saml: SamlSettings;
   /** Browser sessions end after this long even when in use. */
@@ -298,6 +305,8 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     logLevel: e.LOG_LEVEL,
     deployment: e.DEPLOYMENT_ID,
     runWorkers: e.RUN_WORKERS,
+    processes: e.PORTAL_PROCESSES,
+    processIndex: e.RIGLAB_PROCESS_INDEX,
     saml: samlSettings(e, root, publicUrl),
     sessionMaxHours: e.SESSION_MAX_HOURS,
     signInRatePerMinute: e.SIGN_IN_RATE_PER_MINUTE,

@@ -35,7 +35,7 @@ export class MetricsController {
         );
     }
     res.setHeader('Content-Type', 'text/plain; version=0.0.4; charset=utf-8');
-    return this.metrics.registry.metrics();
+    return this.metrics.scrape();
   }
 }
 
