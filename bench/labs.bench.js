@@ -29,7 +29,7 @@ const pct = (xs, p) => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
 };
-const PROCESSES = process.env.BENCH_PORTAL_PROCESSES ?? '2';
+const PROCESSES = process.env.BENCH_PORTAL_PROCESSES ?? '1';
 const ms = (x) => `${x.toFixed(0)} ms`;
 
 function freePort() {
@@ -405,7 +405,7 @@ async function main() {
       LOG_LEVEL: 'warn',
       DEPLOYMENT_ID: deployment,
       LAUNCH_CONCURRENCY: '500',
-      // As deployed on a rig host: one portal process per core (BENCH_PORTAL_PROCESSES to change).
+      // One portal process, like configurable-http-proxy (BENCH_PORTAL_PROCESSES=2 runs two).
       PORTAL_PROCESSES: PROCESSES,
       LAUNCH_TIMEOUT_S: '300',
     },

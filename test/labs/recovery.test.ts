@@ -165,9 +165,14 @@ describe('recovery: the reconciler repairs drift', () => {
         30_000,
         500,
       );
-      expect(await db.ds.query(`SELECT count(*)::int AS n FROM gpu_slots WHERE session_id IS NOT NULL`)).toEqual([
-        { n: 0 },
-      ]);
+      // The stop job removes the container first and frees the slot just after: wait for both.
+      const freed = await until(
+        () => db.ds.query(`SELECT count(*)::int AS n FROM gpu_slots WHERE session_id IS NOT NULL`),
+        (rows: Array<{ n: number }>) => rows[0].n === 0,
+        10_000,
+        100,
+      );
+      expect(freed).toEqual([{ n: 0 }]);
     } finally {
       second.proc.kill('SIGTERM');
     }

@@ -1,7 +1,9 @@
 import { Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import httpProxy from 'http-proxy';
-import { Agent, IncomingMessage, OutgoingHttpHeaders, request as httpRequest, ServerResponse } from 'node:http';
+import { Agent as Pools, type Dispatcher } from 'undici';
+type DispatchController = Parameters<NonNullable<Dispatcher.DispatchHandler['onRequestStart']>>[0];
+import { Agent, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { DataSource } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
@@ -33,8 +35,9 @@ const HOP_BY_HOP = new Set([
   'trailer',
   'transfer-encoding',
   'upgrade',
+  'expect',
 ]);
-const RETRYABLE = new Set(['ECONNRESET', 'EPIPE', 'ECONNREFUSED', 'ETIMEDOUT']);
+const RETRYABLE = new Set(['ECONNRESET', 'EPIPE', 'ECONNREFUSED', 'ETIMEDOUT', 'UND_ERR_SOCKET']);
 
 type Verdict = { ok: true; route: LabRoute } | { ok: false; status: number; message: string; signIn?: boolean };
 
@@ -48,6 +51,8 @@ export class LabProxyService implements OnModuleDestroy {
   private readonly log = new Logger(LabProxyService.name);
   // Keep-alive connections to lab containers: no TCP handshake per request.
   private readonly agent = new Agent({ keepAlive: true, maxSockets: 512, keepAliveMsecs: 10_000 });
+  // Plain HTTP goes through undici's connection pools (kept-alive, per lab): a faster client than node:http's.
+  private readonly client = new Pools({ connections: 64, keepAliveTimeout: 30_000, headersTimeout: 0, bodyTimeout: 0 });
   private readonly proxy = httpProxy.createProxyServer({ agent: this.agent, xfwd: true, ws: true, proxyTimeout: 0 });
   private readonly activity = new Map<string, number>();
   private readonly sockets = new Set<Duplex>();
@@ -91,50 +96,72 @@ export class LabProxyService implements OnModuleDestroy {
    * path of its own (no per-request option merging and pass chains): this is the portal's hottest code.
    */
   private forward(req: IncomingMessage, res: ServerResponse, target: string, retried = false): void {
-    const t = this.target(target);
-    const headers: OutgoingHttpHeaders = {};
-    for (const [k, v] of Object.entries(req.headers)) if (!HOP_BY_HOP.has(k)) headers[k] = v;
+    const headers: Record<string, string | string[]> = {};
+    const incoming = req.headers;
+    for (const k in incoming) {
+      const v = incoming[k];
+      if (v !== undefined && !HOP_BY_HOP.has(k)) headers[k] = v;
+    }
     const from = req.socket.remoteAddress ?? '';
     headers['x-forwarded-for'] = req.headers['x-forwarded-for'] ? `${req.headers['x-forwarded-for']}, ${from}` : from;
     headers['x-forwarded-proto'] = req.headers['x-forwarded-proto'] ?? 'http';
-    headers['x-forwarded-host'] = req.headers['x-forwarded-host'] ?? req.headers.host;
-    const out = httpRequest({
-      hostname: t.hostname,
-      port: t.port,
-      method: req.method,
-      path: req.url,
-      headers,
-      agent: this.agent,
-    });
-    out.on('response', (proxyRes) => this.relay(proxyRes, req as LabRequest, res));
-    out.on('error', (err) => {
-      // A kept-alive connection the lab closed just as it was reused: a GET or HEAD is safe to send
-      // once more (a person would otherwise see a page with a missing script).
-      const code = (err as NodeJS.ErrnoException).code ?? '';
-      if (!retried && !res.headersSent && (req.method === 'GET' || req.method === 'HEAD') && RETRYABLE.has(code)) {
-        this.log.debug(`proxy: ${code} on ${req.url}; retrying once`);
-        return void setTimeout(() => this.forward(req, res, target, true), 50);
-      }
-      this.failed(err, req, res);
-    });
+    headers['x-forwarded-host'] = req.headers['x-forwarded-host'] ?? req.headers.host ?? '';
+    const bodyless = req.method === 'GET' || req.method === 'HEAD';
+    let controller: DispatchController | undefined;
+    let html: Buffer[] | null = null;
+    const token = (req as LabRequest).riglabJupyterToken;
     res.once('close', () => {
-      if (!res.writableFinished) out.destroy();
+      if (!res.writableFinished) controller?.abort(new Error('the browser went away'));
     });
-    if (req.readableEnded) out.end();
-    else req.pipe(out);
-  }
-
-  private readonly targets = new Map<string, { hostname: string; port: number }>();
-
-  private target(url: string): { hostname: string; port: number } {
-    let t = this.targets.get(url);
-    if (!t) {
-      const u = new URL(url);
-      t = { hostname: u.hostname, port: Number(u.port || 80) };
-      if (this.targets.size >= 10_000) this.targets.clear();
-      this.targets.set(url, t);
-    }
-    return t;
+    this.client.dispatch(
+      {
+        origin: target,
+        path: req.url!,
+        method: req.method as Dispatcher.HttpMethod,
+        headers,
+        body: bodyless ? null : req,
+      },
+      {
+        onRequestStart: (c) => {
+          controller = c;
+        },
+        onResponseStart: (_c, status, h) => {
+          for (const k of ['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding']) delete h[k];
+          if (token && /^text\/html/i.test(String(h['content-type'] ?? ''))) {
+            // The classic Notebook writes its token into its pages: relay them with it blanked out.
+            html = [];
+            res.statusCode = status;
+            for (const [k, v] of Object.entries(h)) if (v !== undefined && k !== 'content-length') res.setHeader(k, v);
+            return;
+          }
+          res.writeHead(status, h as OutgoingHttpHeaders);
+        },
+        onResponseData: (c, chunk) => {
+          if (html) return void html.push(chunk);
+          if (!res.write(chunk)) {
+            c.pause();
+            res.once('drain', () => c.resume());
+          }
+        },
+        onResponseEnd: () => {
+          if (!html) return void res.end();
+          const body = Buffer.from(Buffer.concat(html).toString('utf8').split(token!).join(''), 'utf8');
+          res.setHeader('content-length', String(body.length));
+          res.end(body);
+        },
+        onResponseError: (_c, err) => {
+          // A kept-alive connection the lab closed just as it was reused: a GET or HEAD is safe to send
+          // once more (a person would otherwise see a page with a missing script).
+          const code = (err as NodeJS.ErrnoException).code ?? '';
+          if (!retried && !res.headersSent && bodyless && RETRYABLE.has(code)) {
+            this.log.debug(`proxy: ${code} on ${req.url}; retrying once`);
+            return void setTimeout(() => this.forward(req, res, target, true), 50);
+          }
+          if (res.headersSent) return void res.destroy(err);
+          this.failed(err, req, res);
+        },
+      },
+    );
   }
 
   /** The lab did not answer: a plain 503 page (or a closed socket for a WebSocket). */
@@ -293,31 +320,6 @@ export class LabProxyService implements OnModuleDestroy {
     return true;
   }
 
-  /**
-   * The classic Notebook writes its token into the pages it serves (for its own scripts). Every request
-   * through here already carries the token, so pages are relayed with it blanked out: the student never
-   * sees it. Everything else streams through untouched.
-   */
-  private relay(proxyRes: IncomingMessage, req: LabRequest, res: ServerResponse): void {
-    const token = req.riglabJupyterToken;
-    for (const h of ['connection', 'keep-alive', 'proxy-connection']) delete proxyRes.headers[h];
-    if (!token || !/^text\/html/i.test(String(proxyRes.headers['content-type'] ?? ''))) {
-      res.writeHead(proxyRes.statusCode ?? 502, proxyRes.headers);
-      proxyRes.pipe(res);
-      return;
-    }
-    const chunks: Buffer[] = [];
-    proxyRes.on('data', (c: Buffer) => chunks.push(c));
-    proxyRes.on('end', () => {
-      const body = Buffer.from(Buffer.concat(chunks).toString('utf8').split(token).join(''), 'utf8');
-      const headers = { ...proxyRes.headers, 'content-length': String(body.length) };
-      delete headers['transfer-encoding'];
-      res.writeHead(proxyRes.statusCode ?? 502, headers);
-      res.end(body);
-    });
-    proxyRes.on('error', () => res.destroy());
-  }
-
   /** Swaps the caller's credentials for the lab's own token before the request leaves. */
   private prepare(req: IncomingMessage, route: LabRoute): void {
     req.headers.authorization = `token ${route.jupyterToken}`;
@@ -376,5 +378,6 @@ export class LabProxyService implements OnModuleDestroy {
     await this.flushActivity();
     this.proxy.close();
     this.agent.destroy();
+    await this.client.destroy();
   }
 }
