@@ -1,8 +1,8 @@
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { migratedDatabase } from './support/app';
+import { freePort, migratedDatabase } from './support/app';
+import { until } from './support/labs';
 import { env, ROOT } from './support/services';
-import { freePort } from './support/sso';
 
 // The portal as `npm start` runs it (dist/), with PORTAL_PROCESSES=2: two processes share the port.
 
@@ -19,16 +19,6 @@ const children = (pid: number): number[] => {
     return [];
   }
 };
-
-async function until<T>(probe: () => Promise<T> | T, ok: (v: T) => boolean, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await Promise.resolve(probe()).catch(() => undefined as T);
-    if (v !== undefined && ok(v)) return v;
-    if (Date.now() > end) throw new Error(`timed out; last: ${JSON.stringify(v)}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 describe('several portal processes (PORTAL_PROCESSES)', () => {
   let db: Awaited<ReturnType<typeof migratedDatabase>>;
@@ -54,10 +44,17 @@ describe('several portal processes (PORTAL_PROCESSES)', () => {
       },
       stdio: ['ignore', 'ignore', 'inherit'],
     });
-    await until(
-      () => fetch(`${url}/api/health`).then((r) => r.status),
+    const up = await until(
+      () =>
+        fetch(`${url}/api/health`).then(
+          (r) => r.status,
+          () => 0,
+        ),
       (s) => s === 200,
+      30_000,
+      200,
     );
+    expect(up).toBe(200);
   });
   afterAll(async () => {
     if (portal.exitCode === null) portal.kill('SIGKILL');
@@ -84,17 +81,25 @@ describe('several portal processes (PORTAL_PROCESSES)', () => {
   it('start a process again when one dies, and stop them all on SIGTERM', async () => {
     const [victim] = children(portal.pid!);
     process.kill(victim, 'SIGKILL');
-    await until(
-      () => children(portal.pid!),
+    const restarted = await until(
+      async () => children(portal.pid!),
       (c) => c.length === 2 && !c.includes(victim),
+      30_000,
+      200,
     );
+    expect(restarted).toHaveLength(2);
+    expect(restarted).not.toContain(victim);
     expect((await fetch(`${url}/api/health`)).status).toBe(200);
     const all = children(portal.pid!);
     portal.kill('SIGTERM');
-    await until(
-      () => portal.exitCode,
-      (c) => c === 0,
-    );
+    expect(
+      await until(
+        async () => portal.exitCode,
+        (c) => c === 0,
+        30_000,
+        200,
+      ),
+    ).toBe(0);
     expect(all.filter((pid) => children(portal.pid!).includes(pid) || exists(pid))).toEqual([]);
   });
 });

@@ -1,12 +1,11 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { openSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import request from 'supertest';
 import { LabSession } from '../../api/src/modules/labs/lab-session.entity';
 import { ReconcilerService } from '../../api/src/modules/labs/reconciler.service';
 import { Rig } from '../../api/src/modules/rigs/rig.entity';
-import { migratedDatabase, startPortal, testConfig, TestPortal } from '../support/app';
+import { freePort, migratedDatabase, startPortal, testConfig, TestPortal } from '../support/app';
 import {
   cleanEngine,
   containersOf,
@@ -25,15 +24,6 @@ import {
   until,
 } from '../support/labs';
 import { env, OwnEngine, ROOT } from '../support/services';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 const children: ChildProcess[] = [];
 afterAll(() => children.forEach((c) => c.kill('SIGKILL')));

@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
 import { DataSource } from 'typeorm';
 import { Config, loadConfig } from '../../api/src/platform/config/config';
 import { createDataSource } from '../../api/src/platform/db/data-source';
@@ -50,4 +51,16 @@ export async function startPortal(config: Config): Promise<TestPortal> {
   await app.listen(0, '127.0.0.1');
   const addr = app.getHttpServer().address() as { port: number };
   return { app, url: `http://127.0.0.1:${addr.port}`, config, close: () => app.close() };
+}
+
+/** A loopback port nobody listens on right now (for portals whose URL must be known before they start). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
 }

@@ -1,25 +1,13 @@
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createApp } from '../../api/src/platform/http/bootstrap';
 import { SamlService } from '../../api/src/modules/auth/saml/saml.service';
 import type { DevIdentityProvider } from '../../api/src/dev-idp/dev-idp';
-import { testConfig, type TestPortal } from './app';
+import { freePort, testConfig, type TestPortal } from './app';
 
 /** Keys are generated once per machine for the tests (generation costs ~0.5 s). */
 export const TEST_SAML_KEYS = join(tmpdir(), 'riglab-test-saml-keys');
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 export interface BrowserSession {
   /** `Cookie` header value carrying the portal session. */

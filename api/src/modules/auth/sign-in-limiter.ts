@@ -19,7 +19,6 @@ export class SignInLimiter {
       keyPrefix: `${config.deployment}:sign-in-rate`,
       points: config.signInRatePerMinute,
       duration: 60,
-      insuranceLimiter: undefined,
     });
   }
 

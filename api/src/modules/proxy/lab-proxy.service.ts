@@ -1,11 +1,10 @@
 import { Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import httpProxy from 'http-proxy';
-import { Agent as Pools, type Dispatcher } from 'undici';
-type DispatchController = Parameters<NonNullable<Dispatcher.DispatchHandler['onRequestStart']>>[0];
-import { Agent, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { DataSource } from 'typeorm';
+import { Agent as Pools, type Dispatcher } from 'undici';
 import { AuditService } from '../audit/audit.service';
 import type { Principal } from '../auth/auth.decorators';
 import type { CourseRole } from '../courses/course.entity';
@@ -23,6 +22,7 @@ const COURSE_ACCESS_TTL_MS = 5000;
 const INSTRUCTOR_AUDIT_WINDOW_MS = 10 * 60_000;
 
 type LabRequest = IncomingMessage & { riglabJupyterToken?: string };
+type DispatchController = Parameters<NonNullable<Dispatcher.DispatchHandler['onRequestStart']>>[0];
 
 /** Headers that describe one connection, not the message: never forwarded (RFC 9110 §7.6.1). */
 const HOP_BY_HOP = new Set([
@@ -49,11 +49,10 @@ type Verdict = { ok: true; route: LabRoute } | { ok: false; status: number; mess
 @Injectable()
 export class LabProxyService implements OnModuleDestroy {
   private readonly log = new Logger(LabProxyService.name);
-  // Keep-alive connections to lab containers: no TCP handshake per request.
-  private readonly agent = new Agent({ keepAlive: true, maxSockets: 512, keepAliveMsecs: 10_000 });
-  // Plain HTTP goes through undici's connection pools (kept-alive, per lab): a faster client than node:http's.
+  // Plain HTTP goes through undici's kept-alive connection pools (one per lab): no TCP handshake per
+  // request, and a faster client than node:http's. WebSockets (upgraded once, never pooled) use http-proxy.
   private readonly client = new Pools({ connections: 64, keepAliveTimeout: 30_000, headersTimeout: 0, bodyTimeout: 0 });
-  private readonly proxy = httpProxy.createProxyServer({ agent: this.agent, xfwd: true, ws: true, proxyTimeout: 0 });
+  private readonly proxy = httpProxy.createProxyServer({ xfwd: true, ws: true, proxyTimeout: 0 });
   private readonly activity = new Map<string, number>();
   private readonly sockets = new Set<Duplex>();
   private readonly flusher: NodeJS.Timeout;
@@ -70,7 +69,6 @@ export class LabProxyService implements OnModuleDestroy {
     private readonly audit: AuditService,
     private readonly redis: RedisService,
   ) {
-    // WebSockets go through http-proxy; plain HTTP through forward() below.
     this.proxy.on('error', (err, req, res) => this.failed(err, req, res));
     this.flusher = setInterval(() => void this.flushActivity(), FLUSH_MS);
     this.flusher.unref();
@@ -126,7 +124,7 @@ export class LabProxyService implements OnModuleDestroy {
           controller = c;
         },
         onResponseStart: (_c, status, h) => {
-          for (const k of ['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding']) delete h[k];
+          for (const k of HOP_BY_HOP) delete h[k];
           if (token && /^text\/html/i.test(String(h['content-type'] ?? ''))) {
             // The classic Notebook writes its token into its pages: relay them with it blanked out.
             html = [];
@@ -377,7 +375,6 @@ export class LabProxyService implements OnModuleDestroy {
     for (const s of this.sockets) s.destroy();
     await this.flushActivity();
     this.proxy.close();
-    this.agent.destroy();
     await this.client.destroy();
   }
 }
