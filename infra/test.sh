@@ -30,7 +30,9 @@ PG_BIN="$(pg_bindir)"
 if ! { [ -f "$RIGLAB_STATE/postgres/data/PG_VERSION" ] && (is_root && runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$RIGLAB_STATE/postgres/data" status || "$PG_BIN/pg_ctl" -D "$RIGLAB_STATE/postgres/data" status) >/dev/null 2>&1; }; then
   bash "$svc" pg-start "$LOCAL_PG_PORT"; started+=(postgres)
 fi
-bash "$svc" redis-start test "$TEST_REDIS_PORT"; started+=(redis)
+# A test Redis already running belongs to another test run: reuse it and leave it running.
+if ! pid_alive "$RIGLAB_STATE/redis-test/redis.pid"; then started+=(redis); fi
+bash "$svc" redis-start test "$TEST_REDIS_PORT"
 if ! pid_alive "$RIGLAB_STATE/engines/local/dockerd.pid"; then started+=(engine); fi
 ENGINE="$(bash "$svc" engine-start local riglab0 172.31.240.1/24)"
 build_ok
