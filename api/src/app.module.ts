@@ -9,8 +9,11 @@ import { AuthModule } from './modules/auth/auth.module';
 import { CoursesModule } from './modules/courses/courses.module';
 import { HealthModule } from './modules/health/health.module';
 import { LabsModule } from './modules/labs/labs.module';
+import { LedgerModule } from './modules/ledger/ledger.module';
 import { ProxyModule } from './modules/proxy/proxy.module';
+import { QuotaEnforcementModule } from './modules/quota/quota-enforcement.module';
 import { RigsModule } from './modules/rigs/rigs.module';
+import { TemplatesModule } from './modules/templates/templates.module';
 import { UsersModule } from './modules/users/users.module';
 import type { Config } from './platform/config/config';
 import { ConfigModule } from './platform/config/config.module';
@@ -56,8 +59,11 @@ export class AppModule {
         AuthModule,
         RigsModule,
         HealthModule,
+        TemplatesModule,
         LabsModule,
+        LedgerModule,
         ProxyModule,
+        QuotaEnforcementModule,
       ],
       providers: [{ provide: APP_GUARD, useExisting: AuthGuard }],
     };

@@ -44,7 +44,7 @@ describe('20 concurrent GPU launches on a pool with 3 GPU slots', () => {
         request(f.portal.url).post('/api/labs').set('Authorization', `Bearer ${t}`).send({ templateId: template.id }),
       ),
     );
-    expect(answers.map((a) => a.status).every((s) => s === 202)).toBe(true);
+    expect(answers.filter((a) => a.status !== 202).map((a) => a.body)).toEqual([]);
 
     // While launches run, sample the slots: no session ever holds two, no slot is shared.
     let samples = 0;

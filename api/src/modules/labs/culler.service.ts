@@ -3,7 +3,7 @@ import type { Config } from '../../platform/config/config';
 import { CONFIG } from '../../platform/config/config.module';
 import { JobHandler } from '../../platform/queue/job-handler.decorator';
 import { JobName } from '../../platform/queue/jobs';
-import { QueueService } from '../../platform/queue/queue.service';
+import { LabStopperService } from './lab-stopper.service';
 import { LabProgressService } from './lab-progress.service';
 import { LabSessionsRepository } from './lab-sessions.repository';
 import { labBaseUrl } from './lab-runner.service';
@@ -22,7 +22,7 @@ export class CullerService {
     @Inject(CONFIG) private readonly config: Config,
     private readonly sessions: LabSessionsRepository,
     private readonly progress: LabProgressService,
-    private readonly queue: QueueService,
+    private readonly stopper: LabStopperService,
   ) {}
 
   @JobHandler(JobName.CullIdle)
@@ -70,11 +70,7 @@ export class CullerService {
         await this.progress.report(s.id, 100, message);
         warned++;
       } else if (d.action === 'stop') {
-        if (await this.sessions.transition(s.id, 'stopping', d.reason, {}, ['ready'])) {
-          await this.progress.report(s.id, 100, `Your lab is stopping: ${d.reason}`);
-          await this.queue.enqueue(JobName.StopLab, { sessionId: s.id }, { jobId: `${s.id}.stop` });
-          stopped++;
-        }
+        if (await this.stopper.stop(s.id, d.reason)) stopped++;
       }
     }
     if (warned || stopped) this.log.log(`culler: warned ${warned}, stopped ${stopped}`);

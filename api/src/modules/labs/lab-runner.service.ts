@@ -11,6 +11,7 @@ import { QueueService } from '../../platform/queue/queue.service';
 import { Gpu, GpuSlot, Rig } from '../rigs/rig.entity';
 import { RigsService } from '../rigs/rigs.service';
 import { LabMetrics } from './lab.metrics';
+import { LabSpecService } from './lab-spec.service';
 import { LabProgressService } from './lab-progress.service';
 import { LabSession } from './lab-session.entity';
 import { LabSessionsRepository } from './lab-sessions.repository';
@@ -46,21 +47,30 @@ export class LabRunnerService {
     private readonly rigs: RigsService,
     private readonly queue: QueueService,
     private readonly metrics: LabMetrics,
+    private readonly specs: LabSpecService,
   ) {}
 
   @JobHandler(JobName.LaunchLab)
   async launch({ sessionId }: { sessionId: string }): Promise<string> {
     let session = await this.sessions.byId(sessionId);
     if (!session) return 'gone';
-    const deadline = session.createdAt.getTime() + this.config.labs.launchTimeoutS * 1000;
+    const timeoutMs = this.config.labs.launchTimeoutS * 1000;
     try {
       if (session.state === 'queued' || session.state === 'placing') {
-        if (Date.now() > deadline) {
+        // Waiting for a GPU is the fair queue's business (GpuQueueService): it places in its order.
+        if (session.gpuQueuedAt) return 'in the GPU queue';
+        if (Date.now() > session.createdAt.getTime() + timeoutMs) {
           await this.fail(
             session,
             `no rig had room within ${this.config.labs.launchTimeoutS} s (${session.stateReason || 'waiting'})`,
           );
           return 'timed out waiting';
+        }
+        const wantsGpu = session.templateVersion!.gpuPolicy.required && !session.cpuOnly;
+        // Others already wait for a GPU: a newcomer joins behind them instead of taking a slot first.
+        if (wantsGpu && (await this.gpuQueueLength()) > 0) {
+          await this.joinGpuQueue(session, 'others are waiting for a GPU');
+          return 'joined the GPU queue';
         }
         if (!session.stateReason.startsWith('waiting: ')) {
           await this.progress.report(sessionId, 10, 'Looking for a rig with room for this lab');
@@ -71,6 +81,10 @@ export class LabRunnerService {
             await this.fail(session, placed.reason);
             return 'unplaceable';
           }
+          if (placed.waitFor === 'gpu' && wantsGpu) {
+            await this.joinGpuQueue(session, placed.reason);
+            return 'joined the GPU queue';
+          }
           await this.wait(session, placed.reason);
           return 'queued';
         }
@@ -78,7 +92,8 @@ export class LabRunnerService {
         await this.progress.report(sessionId, 20, `Placed on rig ${placed.rig.name}`);
       }
       if (session.state !== 'starting') return `nothing to do in state ${session.state}`;
-      await this.start(session, deadline);
+      // The start has its own time from the moment of placement (a launch may have queued for a GPU long before).
+      await this.start(session, (session.startedAt ?? session.createdAt).getTime() + timeoutMs);
       return 'ready';
     } catch (err) {
       const reason = (err as Error).message;
@@ -87,6 +102,38 @@ export class LabRunnerService {
       if (current) await this.fail(current, reason);
       return 'failed';
     }
+  }
+
+  private async gpuQueueLength(): Promise<number> {
+    const [{ n }] = await this.db.query(
+      `SELECT count(*)::int AS n FROM lab_sessions WHERE state = 'queued' AND gpu_queued_at IS NOT NULL`,
+    );
+    return n;
+  }
+
+  /** Every suitable GPU is busy: the launch waits in the fair queue, which starts it when its turn comes. */
+  private async joinGpuQueue(session: LabSession, why: string): Promise<void> {
+    const moved = await this.sessions.transition(
+      session.id,
+      'queued',
+      `waiting for a GPU: ${why}`,
+      { gpuQueuedAt: new Date() },
+      ['queued', 'placing'],
+    );
+    if (!moved) return;
+    await this.progress.report(
+      session.id,
+      5,
+      'Every suitable GPU is busy: you joined the GPU queue. Your lab starts by itself when a GPU frees; stop it to leave the queue.',
+    );
+    await this.kickGpuQueue();
+  }
+
+  /** Asks the fair GPU queue for a round now (a slot freed, or a launch joined). */
+  private async kickGpuQueue(): Promise<void> {
+    await this.queue
+      .enqueue(JobName.DispatchGpuQueue, {}, { jobId: `gpu-queue.${Math.floor(Date.now() / 250)}` })
+      .catch(() => undefined);
   }
 
   /** Keeps a launch in the queue: says why and where it stands, and tries again shortly. */
@@ -118,7 +165,7 @@ export class LabRunnerService {
     await this.progress.heartbeat(session.id, 40);
     const rig = session.rig ?? (await this.db.getRepository(Rig).findOneByOrFail({ id: session.rigId! }));
     const target = this.rigs.targetOf(rig);
-    const spec = await this.specOf(session);
+    const spec = await this.specs.specOf(session);
     const { handle, url } = await this.spawner.start(
       target,
       spec,
@@ -153,51 +200,11 @@ export class LabRunnerService {
     }
   }
 
-  /** What the spawner is asked for: all policy decided here, none in spawner/. */
-  private async specOf(session: LabSession): Promise<LabSpec> {
-    const version = session.templateVersion!;
-    const user = session.user!;
-    const course = session.course!;
-    const slot = await this.db.getRepository(GpuSlot).findOne({ where: { sessionId: session.id } });
-    let gpu: GpuAssignment | null = null;
-    if (slot) {
-      const g = await this.db.getRepository(Gpu).findOneByOrFail({ id: slot.gpuId });
-      if (g.driverKind !== 'none') gpu = { driver: g.driverKind, deviceIds: g.deviceIds };
-    }
-    const volume = homeVolumeName(this.config.deployment, user.username, course.code, course.term);
-    const homes = this.config.homes;
-    return {
-      sessionId: session.id,
-      owner: {
-        username: user.username,
-        course: `${course.code}-${course.term}`,
-        template: version.template?.slug ?? session.name,
-      },
-      deployment: this.config.deployment,
-      image: version.image,
-      cpuMillis: version.cpuMillis,
-      memoryMb: version.memoryMb,
-      pidsLimit: version.pidsLimit,
-      baseUrl: labBaseUrl(user.username, session.name),
-      token: session.jupyterToken!,
-      gpu,
-      home: {
-        volume,
-        driverOpts:
-          homes.storage === 'nfs'
-            ? { type: 'nfs', o: `addr=${homes.server},rw,nfsvers=4`, device: `:${homes.exportPath}/${volume}` }
-            : undefined,
-        starterFiles: version.starterFiles
-          ? join(this.config.projectRoot, 'course-templates', version.starterFiles)
-          : null,
-      },
-    };
-  }
-
   /** Ends a launch that cannot go on: removes whatever container it had, frees its GPU slot, says why. */
   async fail(session: LabSession, reason: string): Promise<void> {
     const failed = await this.sessions.transition(session.id, 'failed', reason);
     if (!failed) return;
+    if (session.gpuId) await this.kickGpuQueue();
     this.metrics.spawnDuration.observe({ status: 'failure' }, (Date.now() - session.createdAt.getTime()) / 1000);
     await this.progress.report(session.id, 100, `Launch failed: ${reason}`);
     // Nothing of a failed launch is worth a graceful stop; if the rig is away, the reconciler removes it later.
@@ -215,6 +222,8 @@ export class LabRunnerService {
       'stopping',
     ]);
     await this.progress.report(sessionId, 100, 'Your lab has stopped; your files are kept');
+    if (session.gpuId) await this.kickGpuQueue();
+    if (session.continueOnCpu) await this.queue.enqueue(JobName.ContinueOnCpu, { sessionId }, { jobId: `${sessionId}.cpu` });
     return 'stopped';
   }
 

@@ -61,6 +61,32 @@ export class LabSession {
   /** When the student was warned that an idle or too-old lab will be stopped. */
   @Column({ name: 'cull_warned_at', type: 'timestamptz', nullable: true }) cullWarnedAt!: Date | null;
   @Column({ name: 'started_at', type: 'timestamptz', nullable: true }) startedAt!: Date | null;
+  /** GPU-minutes promised to this lab at admission (at most one slice), so concurrent launches cannot spend them twice. */
+  @Column({ name: 'gpu_reserved_minutes', type: 'numeric', precision: 14, scale: 4, default: 0 })
+  gpuReservedMinutes!: string;
+  /** GPU-minutes debited to the ledger for this lab so far. */
+  @Column({ name: 'gpu_debited_minutes', type: 'numeric', precision: 14, scale: 4, default: 0 })
+  gpuDebitedMinutes!: string;
+  /** Usage up to this instant is in the ledger (null: nothing metered yet; metering starts when ready). */
+  @Column({ name: 'metered_until', type: 'timestamptz', nullable: true }) meteredUntil!: Date | null;
+  /** A GPU lab gives its slot back at this time (its GPU time slice). */
+  @Column({ name: 'slice_ends_at', type: 'timestamptz', nullable: true }) sliceEndsAt!: Date | null;
+  /** The last slice warning sent, as seconds before the end (600, 120, ...). */
+  @Column({ name: 'slice_warned_s', type: 'int', nullable: true }) sliceWarnedS!: number | null;
+  /** When the launch joined the fair GPU queue (every suitable slot was busy); null when not queued for a GPU. */
+  @Column({ name: 'gpu_queued_at', type: 'timestamptz', nullable: true }) gpuQueuedAt!: Date | null;
+  @Column({ name: 'queue_position', type: 'int', nullable: true }) queuePosition!: number | null;
+  @Column({ name: 'queue_eta', type: 'timestamptz', nullable: true }) queueEta!: Date | null;
+  /** Runs without its template's GPU: the GPU slice ended and the template allows going on on CPU. */
+  @Column({ name: 'cpu_only', type: 'boolean', default: false }) cpuOnly!: boolean;
+  /** Set when a GPU slice ends on a template that allows CPU: once stopped, the lab is started again without the GPU. */
+  @Column({ name: 'continue_on_cpu', type: 'boolean', default: false }) continueOnCpu!: boolean;
+  /** The GPU this lab holds (kept after the slot is freed, so its last minutes can be charged). */
+  @Column({ name: 'gpu_id', type: 'uuid', nullable: true }) gpuId!: string | null;
+  @Column({ name: 'gpu_model', type: 'varchar', length: 100, nullable: true }) gpuModel!: string | null;
+  @Column({ name: 'gpu_share', type: 'numeric', precision: 4, scale: 3, nullable: true }) gpuShare!: string | null;
+  /** GPU-minutes charged per minute of holding the slot (the course's rate for the model, else the GPU's). */
+  @Column({ name: 'gpu_rate', type: 'numeric', precision: 6, scale: 3, nullable: true }) gpuRate!: string | null;
   @Column({ name: 'state_changed_at', type: 'timestamptz', default: () => 'now()' }) stateChangedAt!: Date;
   @Column({ name: 'ready_at', type: 'timestamptz', nullable: true }) readyAt!: Date | null;
   @Column({ name: 'stopped_at', type: 'timestamptz', nullable: true }) stoppedAt!: Date | null;

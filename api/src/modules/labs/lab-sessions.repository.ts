@@ -21,6 +21,18 @@ export type SessionPatch = Partial<
     | 'startedAt'
     | 'lastActivityAt'
     | 'cullWarnedAt'
+    | 'gpuReservedMinutes'
+    | 'meteredUntil'
+    | 'sliceEndsAt'
+    | 'sliceWarnedS'
+    | 'gpuQueuedAt'
+    | 'queuePosition'
+    | 'queueEta'
+    | 'continueOnCpu'
+    | 'gpuId'
+    | 'gpuModel'
+    | 'gpuShare'
+    | 'gpuRate'
   >
 >;
 

@@ -42,7 +42,11 @@ export class LabsController {
     return labView(await this.labs.get(p, id));
   }
 
-  /** Server-Sent Events: `{progress, message}` steps, then a final event with `ready` or `failed`. */
+  /**
+   * Server-Sent Events: `{progress, message}` steps, then a final event with `ready` or `failed`.
+   * With `?follow=true` the stream stays open while the lab lives and carries its notifications too
+   * (GPU queue position, slice and budget warnings, stops), ending when the lab is over.
+   */
   @Get(':id/progress')
   @Scopes('read', 'labs')
   @ApiProduces('text/event-stream')
@@ -51,6 +55,7 @@ export class LabsController {
     @Param('id') id: string,
     @Req() req: Request,
     @Res() res: Response,
+    @Query('follow') follow?: string,
   ): Promise<void> {
     await this.labs.get(p, id); // 404 as JSON before the stream starts
     res.status(200).set({
@@ -69,6 +74,7 @@ export class LabsController {
       (e, eventId) => res.write(`${eventId ? `id: ${eventId}\n` : ''}data: ${JSON.stringify(e)}\n\n`),
       () => closed,
       String(req.headers['last-event-id'] ?? '0'),
+      follow === 'true' || follow === '1',
     );
     res.end();
   }

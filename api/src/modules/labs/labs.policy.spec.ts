@@ -17,6 +17,7 @@ const slot = (slotId: string, gpuModel = 'GTX 1070', driverKind = 'nvidia', vram
   gpuModel,
   driverKind,
   vramMb,
+  share: 1,
   healthy: true,
 });
 const cpuOnly = { cpuMillis: 1000, memoryMb: 1024, gpu: { required: false } };

@@ -29,6 +29,8 @@ export interface SlotCandidate {
   gpuModel: string;
   driverKind: string;
   vramMb: number;
+  /** The part of the GPU this slot is (1: the whole GPU). */
+  share: number;
   healthy: boolean;
 }
 
@@ -54,13 +56,22 @@ export interface PlacementRequest {
 }
 
 export type Placement =
-  { ok: true; rigId: string; slotIds: string[] } | { ok: false; reason: string; retryable: boolean };
+  | { ok: true; rigId: string; slotIds: string[] }
+  /** `waitFor: 'gpu'`: only a GPU slot is missing, so the launch joins the fair GPU queue. */
+  | { ok: false; reason: string; retryable: boolean; waitFor?: 'gpu' };
 
-function slotFits(slot: SlotCandidate, gpu: GpuPolicy): boolean {
+/**
+ * Whether a slot suits a template's GPU policy: a healthy GPU of an allowed model and driver kind;
+ * 'whole' wants a slot that is the entire GPU, 'shared' a slot with at least minVramMb of its VRAM.
+ */
+export function slotFits(slot: SlotCandidate, gpu: GpuPolicy): boolean {
   if (!slot.healthy) return false;
   if (gpu.models?.length && !gpu.models.includes(slot.gpuModel)) return false;
   if (gpu.driverKinds?.length && !gpu.driverKinds.includes(slot.driverKind)) return false;
-  if (gpu.minVramMb && slot.vramMb < gpu.minVramMb) return false;
+  if ((gpu.mode ?? 'whole') === 'whole') {
+    if (slot.share < 0.999) return false;
+    if (gpu.minVramMb && slot.vramMb < gpu.minVramMb) return false;
+  } else if (gpu.minVramMb && slot.vramMb * slot.share < gpu.minVramMb) return false;
   return true;
 }
 
@@ -89,6 +100,7 @@ export function choosePlacement(rigs: RigCandidate[], req: PlacementRequest): Pl
         ok: false,
         reason: anyModel ? 'all rigs with a suitable GPU are full' : 'no suitable GPU is free',
         retryable: true,
+        waitFor: anyModel ? undefined : 'gpu',
       };
     }
   }

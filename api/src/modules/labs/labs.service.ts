@@ -1,11 +1,12 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { randomBytes } from 'node:crypto';
-import { DataSource, In, QueryFailedError } from 'typeorm';
+import { DataSource, In, IsNull, QueryFailedError } from 'typeorm';
 import type { Config } from '../../platform/config/config';
 import { CONFIG } from '../../platform/config/config.module';
 import { AppError } from '../../platform/http/app-error';
 import { JobName } from '../../platform/queue/jobs';
+import { JobHandler } from '../../platform/queue/job-handler.decorator';
 import { QueueService } from '../../platform/queue/queue.service';
 import type { CourseAccess, Principal } from '../auth/auth.decorators';
 import { Enrollment } from '../courses/course.entity';
@@ -16,6 +17,7 @@ import { LabProgressService, ProgressEvent } from './lab-progress.service';
 import { LabSessionsRepository } from './lab-sessions.repository';
 import { labBaseUrl } from './lab-runner.service';
 import { RouteTable } from './route-table';
+import { QuotaService } from '../quota/quota.service';
 import { LabErrorCode, labNotFound } from './labs.errors';
 
 const FINAL: LabState[] = ['stopped', 'failed', 'lost'];
@@ -36,7 +38,22 @@ export function labView(s: LabSession) {
     createdAt: s.createdAt,
     readyAt: s.readyAt,
     stoppedAt: s.stoppedAt,
-    warning: s.cullWarnedAt && s.state === 'ready' ? { since: s.cullWarnedAt, message: s.stateReason } : null,
+    warning:
+      (s.cullWarnedAt || s.sliceWarnedS !== null) && s.state === 'ready'
+        ? { since: s.cullWarnedAt ?? s.stateChangedAt, message: s.stateReason }
+        : null,
+    cpuOnly: s.cpuOnly,
+    /** The GPU this lab holds and until when (its time slice); the portal shows a countdown. */
+    slice:
+      s.sliceEndsAt && s.gpuId && !s.cpuOnly && ['starting', 'ready'].includes(s.state)
+        ? { gpuModel: s.gpuModel, endsAt: s.sliceEndsAt, reservedGpuMinutes: Number(s.gpuReservedMinutes) }
+        : null,
+    /** Where the launch stands in the fair GPU queue. */
+    queue:
+      s.state === 'queued' && s.gpuQueuedAt
+        ? { since: s.gpuQueuedAt, position: s.queuePosition, estimatedStartAt: s.queueEta }
+        : null,
+    gpuMinutesCharged: Number(s.gpuDebitedMinutes),
   };
 }
 
@@ -50,6 +67,7 @@ export class LabsService {
     private readonly progress: LabProgressService,
     private readonly queue: QueueService,
     private readonly routes: RouteTable,
+    private readonly quota: QuotaService,
   ) {}
 
   /** Templates the user may launch: published, in a course they belong to that is not archived. */
@@ -101,9 +119,10 @@ export class LabsService {
     const existing = await this.liveFor(p.user.id, template.id);
     if (existing) return { created: false, session: existing };
 
+    // Launches waiting in the GPU queue are not in flight: a full GPU queue must not block CPU labs.
     const inFlight = await this.db
       .getRepository(LabSession)
-      .count({ where: { state: In(['queued', 'placing', 'starting']) } });
+      .count({ where: { state: In(['queued', 'placing', 'starting']), gpuQueuedAt: IsNull() } });
     if (inFlight >= this.config.labs.launchConcurrency) {
       throw new AppError(
         LabErrorCode.TooManyLaunches,
@@ -117,23 +136,14 @@ export class LabsService {
       .findOneByOrFail({ templateId: template.id, version: template.currentVersion });
     let id: string;
     try {
-      id = await this.db.transaction(async (m) => {
-        const row = await m.getRepository(LabSession).save(
-          m.getRepository(LabSession).create({
-            userId: p.user.id,
-            courseId: template.courseId,
-            templateVersionId: version.id,
-            name: template.slug,
-            state: 'queued',
-            stateReason: 'waiting for a rig',
-            jupyterToken: randomBytes(24).toString('hex'),
-          }),
-        );
-        await m.query(
-          `INSERT INTO lab_session_events (session_id, from_state, to_state, reason) VALUES ($1, NULL, 'queued', 'launched by the student')`,
-          [row.id],
-        );
-        return row.id;
+      id = await this.create({
+        userId: p.user.id,
+        courseId: template.courseId,
+        versionId: version.id,
+        name: template.slug,
+        wantsGpu: version.gpuPolicy.required,
+        cpuOnly: false,
+        why: 'launched by the student',
       });
     } catch (err) {
       // Two clicks at once: the partial unique index lets one win; the other returns the winner.
@@ -143,9 +153,76 @@ export class LabsService {
       }
       throw err;
     }
+    return { created: true, session: (await this.sessions.byId(id))! };
+  }
+
+  /**
+   * Inserts a queued session and gives it a launch job. The budget is checked and reserved in the
+   * same transaction as the insert, under the student's lock: ten launches at once see each other's
+   * reservations, so a budget that covers one admits exactly one.
+   */
+  private async create(o: {
+    userId: string;
+    courseId: string;
+    versionId: string;
+    name: string;
+    wantsGpu: boolean;
+    cpuOnly: boolean;
+    why: string;
+  }): Promise<string> {
+    const id = await this.db.transaction(async (m) => {
+      const admission = await this.quota.admit(m, o.userId, o.courseId, o.wantsGpu && !o.cpuOnly);
+      const row = await m.getRepository(LabSession).save(
+        m.getRepository(LabSession).create({
+          userId: o.userId,
+          courseId: o.courseId,
+          templateVersionId: o.versionId,
+          name: o.name,
+          state: 'queued',
+          stateReason: 'waiting for a rig',
+          jupyterToken: randomBytes(24).toString('hex'),
+          gpuReservedMinutes: String(admission.reserveGpuMinutes),
+          cpuOnly: o.cpuOnly,
+        }),
+      );
+      await m.query(
+        `INSERT INTO lab_session_events (session_id, from_state, to_state, reason) VALUES ($1, NULL, 'queued', $2)`,
+        [row.id, o.why],
+      );
+      return row.id;
+    });
     await this.progress.report(id, 0, 'Queued');
     await this.queue.enqueue(JobName.LaunchLab, { sessionId: id }, { jobId: `${id}.launch` });
-    return { created: true, session: (await this.sessions.byId(id))! };
+    return id;
+  }
+
+  /**
+   * A GPU lab whose slice ended on a template that allows CPU: once its container is gone, the same
+   * lab starts again without the GPU, on the same home and URL. Refused quietly (the student is told)
+   * when the CPU budget does not allow it.
+   */
+  @JobHandler(JobName.ContinueOnCpu)
+  async continueOnCpu({ sessionId }: { sessionId: string }): Promise<string> {
+    const old = await this.sessions.byId(sessionId);
+    if (!old || old.state !== 'stopped' || !old.continueOnCpu) return 'nothing to continue';
+    try {
+      const id = await this.create({
+        userId: old.userId,
+        courseId: old.courseId,
+        versionId: old.templateVersionId,
+        name: old.name,
+        wantsGpu: false,
+        cpuOnly: true,
+        why: `continues lab ${old.id} on CPU after its GPU time slice`,
+      });
+      await this.progress.report(sessionId, 100, 'Your lab continues on CPU, without the GPU');
+      return id;
+    } catch (err) {
+      if (err instanceof QueryFailedError && /uq_lab_sessions_active/.test(err.message)) return 'already continued';
+      const why = err instanceof AppError ? err.message : 'it could not be started';
+      await this.progress.report(sessionId, 100, `Your lab could not continue on CPU: ${why}`);
+      return 'refused';
+    }
   }
 
   private async liveFor(userId: string, templateId: string): Promise<LabSession | null> {
@@ -216,6 +293,7 @@ export class LabsService {
   async stop(p: Principal, id: string, reason = 'stopped by the student'): Promise<LabSession> {
     const s = await this.get(p, id);
     if (FINAL.includes(s.state)) return s;
+    if (s.state === 'queued' && s.gpuQueuedAt) reason = 'left the GPU queue';
     const moved = await this.sessions.transition(s.id, 'stopping', reason);
     if (moved) {
       this.routes.forget(moved.user!.username, moved.name);
@@ -235,17 +313,21 @@ export class LabsService {
     send: (e: Record<string, unknown>, eventId?: string) => void,
     closed: () => boolean,
     resumeAfter = '0',
+    follow = false,
   ): Promise<void> {
     let session = await this.get(p, id);
     // EventSource reconnects with Last-Event-ID: carry on from there instead of replaying everything.
     let cursor = /^\d+-\d+$/.test(resumeAfter) ? resumeAfter : '0';
-    const deadline = Date.now() + (this.config.labs.launchTimeoutS + 60) * 1000;
+    // Following, the stream stays open while the lab lives (slice warnings, stops); else it ends at ready.
+    const deadline = follow
+      ? Date.now() + 24 * 3600_000
+      : Date.now() + (this.config.labs.launchTimeoutS + 60) * 1000;
     for (;;) {
       const { events, lastId } = await this.progress.read(session.id, cursor);
       cursor = lastId;
       for (const { id: eventId, ...e } of events) send({ ...e } as Record<string, unknown> & ProgressEvent, eventId);
       session = (await this.sessions.byId(session.id))!;
-      const done = session.state === 'ready' || FINAL.includes(session.state);
+      const done = (session.state === 'ready' && !follow) || FINAL.includes(session.state);
       if (done || closed() || Date.now() > deadline) {
         if (done) {
           const view = labView(session);
@@ -260,7 +342,7 @@ export class LabsService {
         }
         return;
       }
-      await new Promise((r) => setTimeout(r, 250));
+      await new Promise((r) => setTimeout(r, follow && session.state === 'ready' ? 1000 : 250));
     }
   }
 }

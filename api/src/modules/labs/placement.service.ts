@@ -10,6 +10,7 @@ import { LabSession } from './lab-session.entity';
 import { LabSessionsRepository } from './lab-sessions.repository';
 import { choosePlacement, Placement, RigCandidate } from './labs.policy';
 import { SPAWNER } from './spawner.provider';
+import { QuotaService } from '../quota/quota.service';
 
 /** Thrown inside the placement transaction to roll it back, carrying the reason out. */
 class NotPlaced extends Error {
@@ -34,6 +35,7 @@ export class PlacementService {
     @Inject(SPAWNER) private readonly spawner: Spawner,
     private readonly rigs: RigsService,
     private readonly sessions: LabSessionsRepository,
+    private readonly quota: QuotaService,
   ) {}
 
   async place(session: LabSession): Promise<Outcome> {
@@ -88,9 +90,12 @@ export class PlacementService {
           model: string;
           driver_kind: string;
           vram_mb: number;
+          share: string;
+          gpu_id: string;
+          rate: string;
           healthy: boolean;
         }> = await m.query(
-          `SELECT s.id, g.rig_id, g.model, g.driver_kind, g.vram_mb, g.healthy
+          `SELECT s.id, g.rig_id, g.model, g.driver_kind, g.vram_mb, s.share, g.id AS gpu_id, g.rate, g.healthy
            FROM gpu_slots s JOIN gpus g ON g.id = s.gpu_id
           WHERE s.session_id IS NULL ORDER BY g.index, s.slot_index`,
         );
@@ -124,18 +129,21 @@ export class PlacementService {
                 gpuModel: s.model,
                 driverKind: s.driver_kind,
                 vramMb: s.vram_mb,
+                share: Number(s.share),
                 healthy: s.healthy,
               })),
           };
         });
+        const wantsGpu = version.gpuPolicy.required && !session.cpuOnly;
         const decision = choosePlacement(candidates, {
           cpuMillis: version.cpuMillis,
           memoryMb: version.memoryMb,
-          gpu: version.gpuPolicy,
+          gpu: wantsGpu ? version.gpuPolicy : { required: false },
         });
         if (!decision.ok) throw new NotPlaced(decision);
 
-        if (version.gpuPolicy.required) {
+        let gpuPatch = {};
+        if (wantsGpu) {
           // TypeORM answers an UPDATE with [rows, affected].
           const [, reserved] = (await m.query(
             `UPDATE gpu_slots SET session_id = $1, reserved_at = now() WHERE id = $2 AND session_id IS NULL`,
@@ -143,13 +151,25 @@ export class PlacementService {
           )) as [unknown, number];
           if (reserved !== 1)
             throw new NotPlaced({ ok: false, reason: 'the GPU was taken a moment ago', retryable: true });
+          // What the slot costs is fixed now, so a later change of rates does not re-price a running lab.
+          const slot = slots.find((x) => x.id === decision.slotIds[0])!;
+          const rates = await this.quota.limitsFor(session.courseId, m);
+          gpuPatch = {
+            gpuId: slot.gpu_id,
+            gpuModel: slot.model,
+            gpuShare: slot.share,
+            gpuRate: String(rates.gpuRates[slot.model] ?? Number(slot.rate)),
+            // The slice counts from the moment the GPU is reserved: from then on nobody else can use it.
+            sliceEndsAt: new Date(Date.now() + rates.sliceMinutes * 60_000),
+            sliceWarnedS: null,
+          };
         }
         const rig = rigs.find((r) => r.id === decision.rigId)!;
         const placed = await this.sessions.transition(
           session.id,
           'starting',
           `placed on rig ${rig.name}`,
-          { rigId: rig.id, startedAt: new Date() },
+          { rigId: rig.id, startedAt: new Date(), gpuQueuedAt: null, queuePosition: null, queueEta: null, ...gpuPatch },
           ['placing'],
           m,
         );

@@ -116,10 +116,12 @@ export class ReconcilerService {
     for (const s of live) {
       const age = now - s.stateChangedAt.getTime();
       const sinceLaunch = now - s.createdAt.getTime();
+      // Launches in the fair GPU queue wait as long as the queue allows; GpuQueueService expires them.
+      if (s.state === 'queued' && s.gpuQueuedAt) continue;
       if ((s.state === 'queued' || s.state === 'placing') && sinceLaunch > launchMs) {
         await this.runner.fail(s, `no rig had room within ${this.config.labs.launchTimeoutS} s`);
         report.stuckFailed++;
-      } else if (s.state === 'starting' && sinceLaunch > launchMs + 30_000) {
+      } else if (s.state === 'starting' && now - (s.startedAt ?? s.createdAt).getTime() > launchMs + 30_000) {
         await this.runner.fail(s, `the lab did not start within ${this.config.labs.launchTimeoutS} s`);
         report.stuckFailed++;
       } else if (

@@ -30,6 +30,21 @@ const bool = (dflt: boolean) =>
     .default(dflt ? 'true' : 'false')
     .transform((v) => v === 'true' || v === '1' || v === 'yes');
 
+/** A limit that may be empty, meaning "no limit". */
+const optionalLimit = (min: number, max: number, dflt: string) =>
+  z
+    .string()
+    .default(dflt)
+    .transform((v, ctx) => {
+      if (v.trim() === '' || v.trim() === 'none') return null;
+      const n = Number(v);
+      if (!Number.isFinite(n) || n < min || n > max) {
+        ctx.addIssue({ code: 'custom', message: `must be a number between ${min} and ${max}, or empty for no limit` });
+        return z.NEVER;
+      }
+      return n;
+    });
+
 export const envSchema = z.object({
   RIGLAB_ENV: z
     .enum(['production', 'development', 'test'], { message: 'must be production, development or test' })
@@ -96,9 +111,35 @@ export const envSchema = z.object({
   LOST_GRACE_S: intIn(0, 3600, 60),
   CULL_INTERVAL_S: intIn(5, 3600, 60),
   CULL_WARN_S: intIn(0, 3600, 300),
+  QUOTA_MAX_LABS: optionalLimit(0, 100, '2'),
+  QUOTA_CPU_HOURS: optionalLimit(0, 10000, ''),
+  QUOTA_GPU_MINUTES: optionalLimit(0, 1000000, '120'),
+  QUOTA_COURSE_POOL_GPU_MINUTES: optionalLimit(0, 100000000, ''),
+  QUOTA_SLICE_MINUTES: z.coerce
+    .number({ invalid_type_error: 'must be a number of minutes' })
+    .min(0.05, 'must be at least 0.05 minutes')
+    .max(24 * 60, 'must be at most 1440 minutes')
+    .default(60),
+  QUOTA_METER_INTERVAL_S: intIn(1, 300, 10),
+  QUOTA_DEBIT_EVERY_S: intIn(1, 3600, 60),
+  QUOTA_SLICE_WARN_S: z
+    .string()
+    .regex(/^\s*\d+(\s*,\s*\d+)*\s*$/, 'must be seconds before the end of a slice, comma-separated, e.g. 600,120')
+    .default('600,120'),
+  QUOTA_USAGE_HALF_LIFE_HOURS: z.coerce
+    .number({ invalid_type_error: 'must be a number of hours' })
+    .min(0.001, 'must be above 0')
+    .max(24 * 365, 'must be at most a year')
+    .default(72),
+  GPU_QUEUE_INTERVAL_S: intIn(1, 300, 3),
+  GPU_QUEUE_MAX_WAIT_MINUTES: intIn(1, 7 * 24 * 60, 240),
   HOME_STORAGE: z.enum(['local', 'nfs'], { message: 'must be local or nfs' }).default('local'),
   HOME_NFS_SERVER: z.string().optional(),
   HOME_NFS_EXPORT: z.string().optional(),
+  RIGLAB_STATE_DIR: z.string().min(1).optional(),
+  STARTER_MAX_FILES: intIn(1, 1_000_000, 2000),
+  STARTER_MAX_BYTES: intIn(1024, 64 * 1024 ** 3, 100 * 1024 ** 2),
+  STARTER_UPLOAD_MAX_BYTES: intIn(1024, 1024 ** 3, 20 * 1024 ** 2),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -139,9 +180,32 @@ export interface Config {
     cullIntervalS: number;
     cullWarnS: number;
   };
+  /** Course quotas when a course sets none, and how they are enforced (issue 8). */
+  quota: {
+    defaults: {
+      maxConcurrentLabs: number | null;
+      cpuHoursPerWeek: number | null;
+      gpuMinutesPerWeek: number | null;
+      coursePoolGpuMinutesPerWeek: number | null;
+      sliceMinutes: number;
+    };
+    /** How often running labs are metered into the ledger and budgets and slices enforced. */
+    meterIntervalS: number;
+    /** A running lab's usage is written to the ledger at least this often (and when it ends). */
+    debitEveryS: number;
+    /** Warnings before a GPU slice ends, in seconds. */
+    sliceWarnS: number[];
+    usageHalfLifeMs: number;
+    queueIntervalS: number;
+    queueMaxWaitS: number;
+  };
   /** Where students' homes live: a local volume on the rig, or NFS shared by every rig. */
   homes: { storage: 'local' } | { storage: 'nfs'; server: string; exportPath: string };
   projectRoot: string;
+  /** Where riglab keeps local state (RIGLAB_STATE_DIR, default .riglab): caches such as extracted starters. */
+  stateDir: string;
+  /** Limits on uploaded starter archives: files, bytes once extracted, bytes of the upload itself. */
+  starters: { maxFiles: number; maxBytes: number; uploadMaxBytes: number };
 }
 
 export type IdpSource =
@@ -325,10 +389,33 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       cullIntervalS: e.CULL_INTERVAL_S,
       cullWarnS: e.CULL_WARN_S,
     },
+    quota: {
+      defaults: {
+        maxConcurrentLabs: e.QUOTA_MAX_LABS,
+        cpuHoursPerWeek: e.QUOTA_CPU_HOURS,
+        gpuMinutesPerWeek: e.QUOTA_GPU_MINUTES,
+        coursePoolGpuMinutesPerWeek: e.QUOTA_COURSE_POOL_GPU_MINUTES,
+        sliceMinutes: e.QUOTA_SLICE_MINUTES,
+      },
+      meterIntervalS: e.QUOTA_METER_INTERVAL_S,
+      debitEveryS: e.QUOTA_DEBIT_EVERY_S,
+      sliceWarnS: list(e.QUOTA_SLICE_WARN_S).map(Number),
+      usageHalfLifeMs: e.QUOTA_USAGE_HALF_LIFE_HOURS * 3_600_000,
+      queueIntervalS: e.GPU_QUEUE_INTERVAL_S,
+      queueMaxWaitS: e.GPU_QUEUE_MAX_WAIT_MINUTES * 60,
+    },
     homes:
       e.HOME_STORAGE === 'nfs'
         ? { storage: 'nfs', server: e.HOME_NFS_SERVER!, exportPath: e.HOME_NFS_EXPORT! }
         : { storage: 'local' },
     projectRoot: root,
+    stateDir: isAbsolute(e.RIGLAB_STATE_DIR ?? '.riglab')
+      ? e.RIGLAB_STATE_DIR!
+      : join(root, e.RIGLAB_STATE_DIR ?? '.riglab'),
+    starters: {
+      maxFiles: e.STARTER_MAX_FILES,
+      maxBytes: e.STARTER_MAX_BYTES,
+      uploadMaxBytes: e.STARTER_UPLOAD_MAX_BYTES,
+    },
   };
 }

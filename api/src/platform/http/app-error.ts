@@ -12,6 +12,8 @@ export class AppError extends Error {
     readonly kind: ErrorKind,
     message: string,
     readonly retryAfterS?: number,
+    /** Machine-readable facts for the client (e.g. when a budget refills), sent beside the message. */
+    readonly details?: Record<string, unknown>,
   ) {
     super(message);
     this.name = new.target.name;

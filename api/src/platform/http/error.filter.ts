@@ -41,7 +41,7 @@ export class ErrorFilter implements ExceptionFilter {
     if (res.headersSent) return;
     if (err instanceof AppError) {
       if (err.retryAfterS) res.setHeader('Retry-After', String(err.retryAfterS));
-      res.status(statusOf(err.kind)).json({ code: err.code, message: err.message, correlationId });
+      res.status(statusOf(err.kind)).json({ ...err.details, code: err.code, message: err.message, correlationId });
       return;
     }
     if (err instanceof HttpException) {

@@ -5,6 +5,7 @@
 export enum QueueName {
   Labs = 'labs',
   Maintenance = 'maintenance',
+  Quota = 'quota',
 }
 
 export enum JobName {
@@ -13,6 +14,9 @@ export enum JobName {
   Reconcile = 'reconcile',
   CullIdle = 'cull-idle',
   ProbeRigs = 'probe-rigs',
+  MeterUsage = 'meter-usage',
+  DispatchGpuQueue = 'dispatch-gpu-queue',
+  ContinueOnCpu = 'continue-on-cpu',
 }
 
 export type JobPayload =
@@ -20,7 +24,10 @@ export type JobPayload =
   | { name: JobName.StopLab; data: { sessionId: string } }
   | { name: JobName.Reconcile; data: Record<string, never> }
   | { name: JobName.CullIdle; data: Record<string, never> }
-  | { name: JobName.ProbeRigs; data: Record<string, never> };
+  | { name: JobName.ProbeRigs; data: Record<string, never> }
+  | { name: JobName.MeterUsage; data: Record<string, never> }
+  | { name: JobName.DispatchGpuQueue; data: Record<string, never> }
+  | { name: JobName.ContinueOnCpu; data: { sessionId: string } };
 
 export type JobData<N extends JobName> = Extract<JobPayload, { name: N }>['data'];
 
@@ -30,4 +37,8 @@ export const JOB_QUEUE: Record<JobName, QueueName> = {
   [JobName.Reconcile]: QueueName.Maintenance,
   [JobName.CullIdle]: QueueName.Maintenance,
   [JobName.ProbeRigs]: QueueName.Maintenance,
+  // Metering and the GPU queue get a queue of their own: a slow reconcile must not delay a budget stop.
+  [JobName.MeterUsage]: QueueName.Quota,
+  [JobName.DispatchGpuQueue]: QueueName.Quota,
+  [JobName.ContinueOnCpu]: QueueName.Labs,
 };

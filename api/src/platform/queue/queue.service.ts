@@ -100,10 +100,12 @@ export class QueueService implements OnModuleInit, OnApplicationBootstrap, OnMod
 
   /** Periodic jobs, (re)registered until Redis accepts them: a boot while Redis is away still schedules. */
   private async scheduleRepeating(): Promise<void> {
-    const every: Array<[JobName.ProbeRigs | JobName.Reconcile | JobName.CullIdle, number]> = [
+    const every: Array<[JobName, number]> = [
       [JobName.ProbeRigs, this.config.rigs.probeIntervalS],
       [JobName.Reconcile, this.config.labs.reconcileIntervalS],
       [JobName.CullIdle, this.config.labs.cullIntervalS],
+      [JobName.MeterUsage, this.config.quota.meterIntervalS],
+      [JobName.DispatchGpuQueue, this.config.quota.queueIntervalS],
     ];
     try {
       for (const [job, seconds] of every) {
