@@ -55,7 +55,8 @@ export class GpuQueueService {
   }
 
   @JobHandler(JobName.DispatchGpuQueue)
-  async dispatch(now = new Date()): Promise<{ waiting: number; admitted: number; expired: number } | 'busy'> {
+  async dispatch(): Promise<{ waiting: number; admitted: number; expired: number } | 'busy'> {
+    const now = new Date();
     const runner = this.db.createQueryRunner();
     await runner.connect();
     try {

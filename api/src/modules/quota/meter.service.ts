@@ -62,7 +62,8 @@ export class MeterService {
   ) {}
 
   @JobHandler(JobName.MeterUsage)
-  async tick(now = new Date()): Promise<{ debits: number; warned: number; stopped: number }> {
+  async tick(): Promise<{ debits: number; warned: number; stopped: number }> {
+    const now = new Date();
     const rows = await this.due(now);
     let debits = 0;
     for (const r of rows) if (await this.debit(r)) debits++;

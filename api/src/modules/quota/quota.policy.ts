@@ -153,7 +153,7 @@ export type Admission =
   | { ok: true; reserveGpuMinutes: number }
   | { ok: false; code: AdmissionRefusalCode; reason: string; refillsAt: Date | null };
 
-/** Below this many charged GPU-minutes a GPU lab is not worth starting. */
+/** Below this many charged GPU-minutes a GPU lab is not worth starting (QUOTA_MIN_START_GPU_MINUTES). */
 export const MIN_GPU_START_MINUTES = 1;
 
 /**
@@ -162,7 +162,13 @@ export const MIN_GPU_START_MINUTES = 1;
  * one slice of GPU time, so concurrent launches cannot both spend the same minutes. The reason says
  * what ran out and when it refills, in the student's terms.
  */
-export function admit(limits: QuotaLimits, state: BudgetState, wantsGpu: boolean, refillsAt: Date): Admission {
+export function admit(
+  limits: QuotaLimits,
+  state: BudgetState,
+  wantsGpu: boolean,
+  refillsAt: Date,
+  minStart = MIN_GPU_START_MINUTES,
+): Admission {
   const when = refillsAt.toISOString().replace('T', ' ').slice(0, 16) + ' UTC';
   if (limits.maxConcurrentLabs !== null && state.liveLabs >= limits.maxConcurrentLabs)
     return {
@@ -184,7 +190,7 @@ export function admit(limits: QuotaLimits, state: BudgetState, wantsGpu: boolean
   const slice = limits.sliceMinutes;
   let available = Infinity;
   if (limits.gpuMinutesPerWeek !== null) {
-    if (state.gpuLeft < MIN_GPU_START_MINUTES)
+    if (state.gpuLeft < minStart)
       return {
         ok: false,
         code: 'gpu_budget',
@@ -192,7 +198,7 @@ export function admit(limits: QuotaLimits, state: BudgetState, wantsGpu: boolean
         refillsAt,
       };
     available = state.gpuLeft - state.gpuCommitted;
-    if (available < MIN_GPU_START_MINUTES)
+    if (available < minStart)
       return {
         ok: false,
         code: 'gpu_budget_committed',
@@ -200,7 +206,7 @@ export function admit(limits: QuotaLimits, state: BudgetState, wantsGpu: boolean
         refillsAt,
       };
   }
-  if (state.poolLeft !== null && state.poolLeft - state.poolCommitted < MIN_GPU_START_MINUTES)
+  if (state.poolLeft !== null && state.poolLeft - state.poolCommitted < minStart)
     return {
       ok: false,
       code: 'course_pool',
@@ -213,6 +219,7 @@ export function admit(limits: QuotaLimits, state: BudgetState, wantsGpu: boolean
 
 export function fmtMinutes(m: number): string {
   if (m >= 120) return `${(m / 60).toFixed(1)} h`;
+  if (m < 1) return `${Math.round(m * 60)} s`;
   return `${Math.round(m * 10) / 10} min`;
 }
 

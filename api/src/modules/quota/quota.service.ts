@@ -223,7 +223,13 @@ export class QuotaService {
     await this.lock(m, userId, courseId);
     const limits = await this.limitsFor(courseId, m);
     const now = new Date();
-    const decision = admit(limits, await this.budget(m, userId, courseId, limits, now), wantsGpu, weekOf(now).end);
+    const decision = admit(
+      limits,
+      await this.budget(m, userId, courseId, limits, now),
+      wantsGpu,
+      weekOf(now).end,
+      this.config.quota.minStartGpuMinutes,
+    );
     if (decision.ok) return decision;
     this.metrics.refusals.inc({ code: decision.code });
     const retryAfterS = decision.refillsAt

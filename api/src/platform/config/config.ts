@@ -121,6 +121,11 @@ export const envSchema = z.object({
     .max(24 * 60, 'must be at most 1440 minutes')
     .default(60),
   QUOTA_METER_INTERVAL_S: intIn(1, 300, 10),
+  QUOTA_MIN_START_GPU_MINUTES: z.coerce
+    .number({ invalid_type_error: 'must be a number of GPU-minutes' })
+    .min(0.01, 'must be above 0')
+    .max(600, 'must be at most 600')
+    .default(1),
   QUOTA_DEBIT_EVERY_S: intIn(1, 3600, 60),
   QUOTA_SLICE_WARN_S: z
     .string()
@@ -189,6 +194,8 @@ export interface Config {
       coursePoolGpuMinutesPerWeek: number | null;
       sliceMinutes: number;
     };
+    /** A GPU lab is not started with less than this many GPU-minutes left. */
+    minStartGpuMinutes: number;
     /** How often running labs are metered into the ledger and budgets and slices enforced. */
     meterIntervalS: number;
     /** A running lab's usage is written to the ledger at least this often (and when it ends). */
@@ -398,6 +405,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
         sliceMinutes: e.QUOTA_SLICE_MINUTES,
       },
       meterIntervalS: e.QUOTA_METER_INTERVAL_S,
+      minStartGpuMinutes: e.QUOTA_MIN_START_GPU_MINUTES,
       debitEveryS: e.QUOTA_DEBIT_EVERY_S,
       sliceWarnS: list(e.QUOTA_SLICE_WARN_S).map(Number),
       usageHalfLifeMs: e.QUOTA_USAGE_HALF_LIFE_HOURS * 3_600_000,
