@@ -37,3 +37,5 @@ DOCKER_HOST="$RIG2" docker image inspect "$IMAGE" >/dev/null 2>&1 || docker -H "
 
 PG_ADMIN_URL="$(bash "$svc" pg-url)" REDIS_URL="redis://127.0.0.1:63799" ENGINE="$ENGINE" RIG2="$RIG2" IMAGE="$IMAGE" \
   node bench/labs.bench.js "$@"
+# The usage ledger (issue 8): needs only PostgreSQL.
+PG_ADMIN_URL="$(bash "$svc" pg-url)" node bench/ledger.bench.js

@@ -73,6 +73,11 @@ describe('authorization matrix', () => {
     { method: 'GET', route: '/api/rigs', expect: adminOnly(200) },
     { method: 'POST', route: '/api/rigs', body: () => ({}), expect: adminOnly(400) },
     { method: 'DELETE', route: '/api/rigs/:name', expect: adminOnly(404) },
+    // the usage ledger: campus IT only
+    { method: 'GET', route: '/api/ledger', expect: adminOnly(200) },
+    { method: 'GET', route: '/api/ledger/verify', expect: adminOnly(200) },
+    { method: 'GET', route: '/api/ledger/export', expect: adminOnly(200) },
+    { method: 'POST', route: '/api/ledger/adjustments', body: () => ({}), expect: adminOnly(400) },
     // labs: one's own; launching needs membership of the template's course
     { method: 'GET', route: '/api/labs', expect: signedIn(200) },
     { method: 'GET', route: '/api/labs/launchable', expect: signedIn(200) },
@@ -120,6 +125,66 @@ describe('authorization matrix', () => {
       expect: [401, 403, 403, 403, 200, 403, 200],
     },
     { method: 'GET', route: '/api/courses/:courseId/labs', expect: [401, 403, 403, 200, 200, 403, 200] },
+    // lab templates: instructors write, TAs read (students launch through /api/labs)
+    { method: 'GET', route: '/api/courses/:courseId/templates', expect: [401, 403, 403, 200, 200, 403, 200] },
+    {
+      method: 'POST',
+      route: '/api/courses/:courseId/templates',
+      body: (who) => ({ slug: `m-${who}`, title: 'matrix', image: 'x', cpus: 1, memoryMb: 512 }),
+      expect: [401, 403, 403, 403, 201, 403, 201],
+    },
+    {
+      method: 'GET',
+      route: '/api/courses/:courseId/templates/:templateId',
+      expect: [401, 403, 403, 200, 200, 403, 200],
+    },
+    {
+      method: 'PATCH',
+      route: '/api/courses/:courseId/templates/:templateId',
+      body: () => ({ memoryMb: 512 }),
+      expect: [401, 403, 403, 403, 200, 403, 200],
+    },
+    {
+      method: 'POST',
+      route: '/api/courses/:courseId/templates/:templateId/unpublish',
+      expect: [401, 403, 403, 403, 200, 403, 200],
+    },
+    {
+      method: 'POST',
+      route: '/api/courses/:courseId/templates/:templateId/publish',
+      body: () => ({}),
+      expect: [401, 403, 403, 403, 200, 403, 200],
+    },
+    {
+      // a JSON body is no archive: 415 shows the caller got past the guard
+      method: 'PUT',
+      route: '/api/courses/:courseId/templates/:templateId/starter',
+      body: () => ({}),
+      expect: [401, 403, 403, 403, 415, 403, 415],
+    },
+    {
+      method: 'GET',
+      route: '/api/courses/:courseId/templates/:templateId/preview',
+      expect: [401, 403, 403, 200, 200, 403, 200],
+    },
+    // quotas and usage: students see their own; staff of the course see the course; campus IT all
+    { method: 'GET', route: '/api/me/usage', expect: signedIn(200) },
+    { method: 'GET', route: '/api/courses/:courseId/quota', expect: [401, 403, 403, 200, 200, 403, 200] },
+    {
+      method: 'PUT',
+      route: '/api/courses/:courseId/quota',
+      body: () => ({ tightening: { maxConcurrentLabs: 2 } }),
+      expect: [401, 403, 403, 403, 200, 403, 200],
+    },
+    {
+      // the ceiling is campus IT's: an instructor passes the guard but is refused by the rule
+      method: 'PUT',
+      route: '/api/courses/:courseId/quota',
+      body: () => ({ ceiling: { maxConcurrentLabs: 3 } }),
+      expect: [401, 403, 403, 403, 403, 403, 200],
+    },
+    { method: 'GET', route: '/api/courses/:courseId/usage', expect: [401, 403, 403, 200, 200, 403, 200] },
+    { method: 'GET', route: '/api/usage/courses', expect: adminOnly(200) },
     // last: archiving changes what the rows above would see
     { method: 'POST', route: '/api/courses/:courseId/archive', expect: [401, 403, 403, 403, 200, 403, 200] },
     { method: 'POST', route: '/api/courses/:courseId/unarchive', expect: [401, 403, 403, 403, 200, 403, 200] },
@@ -128,6 +193,7 @@ describe('authorization matrix', () => {
   const concrete = (route: string) =>
     route
       .replace(':courseId', w.course.id)
+      .replace(':templateId', ids.templateId)
       .replace(':username', 'victim')
       .replace('/api/labs/:id', `/api/labs/${ids.labId}`)
       .replace('/api/tokens/:id', `/api/tokens/${UNKNOWN}`)
@@ -168,6 +234,15 @@ describe('authorization matrix', () => {
   describe('tokens lacking a scope', () => {
     const cases: Array<[string, Who, string[], Row['method'], string, object | undefined, string]> = [
       ['an admin read-only token cannot add rigs', 'admin', ['read'], 'POST', '/api/rigs', {}, 'rigs:admin'],
+      [
+        'an admin read-only token cannot adjust the ledger',
+        'admin',
+        ['read'],
+        'POST',
+        '/api/ledger/adjustments',
+        { username: 'sam', course: 'CS101:2026F', gpuMinutes: 5, reason: 'read-only' },
+        'admin',
+      ],
       [
         'an admin courses:admin token cannot list rigs',
         'admin',

@@ -30,10 +30,14 @@ describe('database migrations', () => {
       'Initial1764201600000',
       'LabSessionRuntime1764288000000',
       'SsoIdentity1764374400000',
+      'TemplateAuthoring1764460800000',
+      'LedgerChain1764547200000',
+      'Quotas1764633600000',
     ]);
     expect(await tables(ds)).toEqual([
       'api_tokens',
       'audit_events',
+      'course_quotas',
       'courses',
       'enrollments',
       'gpu_slots',
@@ -42,8 +46,10 @@ describe('database migrations', () => {
       'lab_sessions',
       'lab_template_versions',
       'lab_templates',
+      'ledger_checkpoints',
       'ledger_entries',
       'rigs',
+      'starter_archives',
       'users',
     ]);
     expect(await ds.showMigrations()).toBe(false);
@@ -71,6 +77,22 @@ describe('database migrations', () => {
   });
 
   it('roll back to an empty database, and apply again', async () => {
+    const column = async (table: string, name: string) =>
+      (
+        await ds.query(`SELECT 1 FROM information_schema.columns WHERE table_name = $1 AND column_name = $2`, [
+          table,
+          name,
+        ])
+      ).length;
+    await ds.undoLastMigration({ transaction: 'each' });
+    expect(await tables(ds)).not.toContain('course_quotas');
+    expect(await column('lab_sessions', 'gpu_queued_at')).toBe(0);
+    await ds.undoLastMigration({ transaction: 'each' });
+    expect(await tables(ds)).not.toContain('ledger_checkpoints');
+    expect(await column('ledger_entries', 'idem_key')).toBe(0);
+    await ds.undoLastMigration({ transaction: 'each' });
+    expect(await tables(ds)).not.toContain('starter_archives');
+    expect(await column('lab_template_versions', 'env')).toBe(0);
     await ds.undoLastMigration({ transaction: 'each' });
     const sso: Array<{ column_name: string }> = await ds.query(
       `SELECT column_name FROM information_schema.columns WHERE table_name = 'users' AND column_name = 'campus_role_pinned'`,
@@ -88,6 +110,6 @@ describe('database migrations', () => {
     );
     expect(types).toEqual([]);
     await ds.runMigrations({ transaction: 'each' });
-    expect(await tables(ds)).toHaveLength(13);
+    expect(await tables(ds)).toHaveLength(16);
   });
 });

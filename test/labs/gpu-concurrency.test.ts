@@ -67,15 +67,20 @@ describe('20 concurrent GPU launches on a pool with 3 GPU slots', () => {
     expect(settled.filter((s) => s.state === 'ready')).toHaveLength(3);
     const waiting = settled.filter(isWaiting);
     expect(waiting).toHaveLength(17);
-    // Between retries a waiting launch sits in the queue with the reason; during one it is being placed.
-    expect(new Set(waiting.map((s) => s.stateReason))).toEqual(
-      new Set(
-        ['waiting: no suitable GPU is free', 'looking for a rig'].filter((r) =>
-          waiting.some((s) => s.stateReason === r),
-        ),
-      ),
+    // The others wait in the fair GPU queue with the reason, each told its place.
+    expect(waiting.every((s) => s.state === 'queued' && s.gpuQueuedAt !== null)).toBe(true);
+    expect(waiting.every((s) => /^waiting for a GPU: /.test(s.stateReason))).toBe(true);
+    const placed = await until(
+      sessions,
+      (all) => all.filter(isWaiting).every((s) => s.queuePosition !== null),
+      15_000,
     );
-    expect(waiting.filter((s) => s.state === 'queued').length).toBeGreaterThan(0);
+    expect(
+      placed
+        .filter(isWaiting)
+        .map((s) => s.queuePosition)
+        .sort((a, b) => a! - b!),
+    ).toEqual(Array.from({ length: 17 }, (_, i) => i + 1));
 
     // Each running lab sees exactly its own device node.
     const ready = settled.filter((s) => s.state === 'ready');

@@ -173,7 +173,7 @@ describe('course quotas', () => {
     const at = await tokenFor(f.portal, admin, ['admin']);
     const tt = await tokenFor(f.portal, teacher, ['read', 'labs', 'courses:admin']);
     const st = await tokenFor(f.portal, student);
-    const put = (token: string, body: unknown) =>
+    const put = (token: string, body: object) =>
       request(f.portal.url).put(`/api/courses/${course.id}/quota`).set('Authorization', `Bearer ${token}`).send(body);
 
     const set = await put(at, { ceiling: { gpuMinutesPerWeek: 240, sliceMinutes: 60, gpuRates: { 'RTX 3060': 2 } } });

@@ -10,11 +10,15 @@ import { CoursePage } from './pages/Course';
 import { LabsPage } from './pages/Labs';
 import { TokensPage } from './pages/Tokens';
 import { StatusPage } from './pages/Status';
+import { TemplatesPage } from './pages/Templates';
+import { TemplateEditPage } from './pages/TemplateEdit';
 
 type Session =
   { state: 'loading' } | { state: 'signed-out' } | { state: 'signed-in'; me: Me } | { state: 'error'; message: string };
 
 const COURSE_PATH = /^\/courses\/([^/]+)\/?$/;
+const TEMPLATES_PATH = /^\/courses\/([^/]+)\/templates\/?$/;
+const TEMPLATE_PATH = /^\/courses\/([^/]+)\/templates\/([^/]+)\/?$/;
 
 const TITLES: Record<string, string> = {
   '/': 'My labs',
@@ -44,7 +48,11 @@ export function App() {
 
   useEffect(() => {
     // The course page sets its own title once it knows the course.
-    if (session.state === 'signed-in' && COURSE_PATH.test(path)) return;
+    if (
+      session.state === 'signed-in' &&
+      (COURSE_PATH.test(path) || TEMPLATES_PATH.test(path) || TEMPLATE_PATH.test(path))
+    )
+      return;
     const page = session.state === 'signed-in' ? (TITLES[path] ?? 'Not found') : 'Sign in';
     document.title = `${page} · riglab`;
   }, [path, session.state]);
@@ -87,7 +95,11 @@ export function App() {
 
   let page;
   const courseId = COURSE_PATH.exec(path)?.[1];
-  switch (courseId ? '/courses/:id' : path) {
+  const templatesOf = TEMPLATES_PATH.exec(path)?.[1];
+  const template = TEMPLATE_PATH.exec(path);
+  switch (
+    courseId ? '/courses/:id' : templatesOf ? '/courses/:id/templates' : template ? '/courses/:id/templates/:t' : path
+  ) {
     case '/':
       page = <HomePage me={me} onUnauthorized={signedOut} />;
       break;
@@ -99,6 +111,27 @@ export function App() {
       break;
     case '/courses/:id':
       page = <CoursePage key={courseId} id={decodeURIComponent(courseId!)} me={me} onUnauthorized={signedOut} />;
+      break;
+    case '/courses/:id/templates':
+      page = (
+        <TemplatesPage
+          key={templatesOf}
+          courseId={decodeURIComponent(templatesOf!)}
+          me={me}
+          onUnauthorized={signedOut}
+        />
+      );
+      break;
+    case '/courses/:id/templates/:t':
+      page = (
+        <TemplateEditPage
+          key={path}
+          courseId={decodeURIComponent(template![1])}
+          templateId={decodeURIComponent(template![2])}
+          me={me}
+          onUnauthorized={signedOut}
+        />
+      );
       break;
     case '/tokens':
       page = <TokensPage me={me} onUnauthorized={signedOut} />;

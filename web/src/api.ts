@@ -91,6 +91,80 @@ export interface CourseLab {
   url?: string | null;
 }
 
+export type GpuMode = 'none' | 'whole' | 'shared';
+
+export interface GpuSettings {
+  mode: GpuMode;
+  minVramMb?: number;
+  models?: string[];
+  driverKinds?: string[];
+  allowCpuFallback?: boolean;
+}
+
+/** What an instructor sets on a template; every save that changes a lab-relevant field is a new version. */
+export interface TemplateInput {
+  title: string;
+  description: string;
+  image: string;
+  cpus: number;
+  memoryMb: number;
+  pids: number;
+  gpu: GpuSettings;
+  idleTimeoutMinutes: number;
+  maxSessionHours: number;
+  env: Record<string, string>;
+  starterFolder: string | null;
+}
+
+export interface TemplateVersion extends Omit<TemplateInput, 'title' | 'description' | 'gpu'> {
+  id: string;
+  version: number;
+  gpu: GpuSettings & { words: string };
+  starterArchive: { id: string; sha256: string; fileCount: number; totalBytes: number } | null;
+  createdBy: string;
+  createdAt: string;
+}
+
+export interface TemplateSummary {
+  id: string;
+  slug: string;
+  title: string;
+  description: string;
+  published: boolean;
+  /** The version students launch (when published). */
+  currentVersion: number | null;
+  latestVersion: number | null;
+  updatedAt: string;
+  current: TemplateVersion | null;
+}
+
+export interface TemplateDetail extends Omit<TemplateSummary, 'current'> {
+  versions: TemplateVersion[];
+}
+
+export interface TemplateSaved extends TemplateDetail {
+  /** A new version was written. */
+  created: boolean;
+  changed: string[];
+}
+
+export interface TemplatePreview {
+  template: { id: string; slug: string; title: string; description: string };
+  version: number;
+  published: boolean;
+  image: string;
+  resources: { cpus: number; memoryMb: number; pids: number };
+  gpu: string;
+  limits: { idleTimeoutMinutes: number; maxSessionHours: number };
+  envNames: string[];
+  starter: {
+    source: 'archive' | 'folder' | 'none';
+    files: { path: string; bytes: number }[];
+    fileCount: number;
+    totalBytes: number;
+  };
+}
+
 export interface ApiToken {
   id: string;
   name: string;
@@ -194,6 +268,8 @@ export class ApiError extends Error {
 
 interface RequestOptions {
   body?: unknown;
+  /** A raw body sent as it is with its own Content-Type (file uploads), instead of JSON. */
+  raw?: { body: Blob; contentType: string };
   /** Non-2xx statuses whose JSON body is still a normal answer (e.g. 503 from /api/health). */
   accept?: number[];
 }
@@ -215,7 +291,10 @@ export async function request<T>(method: string, path: string, opts: RequestOpti
 }
 
 async function send<T>(method: string, path: string, opts: RequestOptions): Promise<T> {
-  const headers: Record<string, string> = { 'Content-Type': 'application/json', Accept: 'application/json' };
+  const headers: Record<string, string> = {
+    'Content-Type': opts.raw?.contentType ?? 'application/json',
+    Accept: 'application/json',
+  };
   if (UNSAFE.has(method) && csrfToken) headers['X-CSRF-Token'] = csrfToken;
   let res: Response;
   try {
@@ -223,7 +302,7 @@ async function send<T>(method: string, path: string, opts: RequestOptions): Prom
       method,
       credentials: 'same-origin',
       headers,
-      body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
+      body: opts.raw ? opts.raw.body : opts.body === undefined ? undefined : JSON.stringify(opts.body),
     });
   } catch {
     throw new ApiError(0, 'Cannot reach the riglab portal. Check your network connection and try again.');
@@ -333,7 +412,38 @@ export const api = {
     }
   },
   courseLabs: (id: string) => request<CourseLab[]>('GET', `${course(id)}/labs`),
+
+  templates: (id: string) => request<TemplateSummary[]>('GET', `${course(id)}/templates`),
+  template: (id: string, templateId: string) =>
+    request<TemplateDetail>('GET', `${course(id)}/templates/${enc(templateId)}`),
+  createTemplate: (id: string, body: TemplateInput & { slug: string }) =>
+    request<TemplateSaved>('POST', `${course(id)}/templates`, { body }),
+  editTemplate: (id: string, templateId: string, body: Partial<TemplateInput>) =>
+    request<TemplateSaved>('PATCH', `${course(id)}/templates/${enc(templateId)}`, { body }),
+  publishTemplate: (id: string, templateId: string, version?: number) =>
+    request<TemplateDetail>('POST', `${course(id)}/templates/${enc(templateId)}/publish`, {
+      body: version === undefined ? {} : { version },
+    }),
+  unpublishTemplate: (id: string, templateId: string) =>
+    request<TemplateDetail>('POST', `${course(id)}/templates/${enc(templateId)}/unpublish`),
+  /** The archive file as the raw body; the portal tells tar, tar.gz and zip apart by their bytes. */
+  uploadStarter: (id: string, templateId: string, file: File) =>
+    request<TemplateSaved>('PUT', `${course(id)}/templates/${enc(templateId)}/starter`, {
+      raw: { body: file, contentType: archiveType(file.name) },
+    }),
+  previewTemplate: (id: string, templateId: string, version?: number) =>
+    request<TemplatePreview>(
+      'GET',
+      `${course(id)}/templates/${enc(templateId)}/preview${version === undefined ? '' : `?version=${version}`}`,
+    ),
 };
+
+function archiveType(name: string): string {
+  if (/\.zip$/i.test(name)) return 'application/zip';
+  if (/\.(tgz|tar\.gz|gz)$/i.test(name)) return 'application/gzip';
+  if (/\.tar$/i.test(name)) return 'application/x-tar';
+  return 'application/octet-stream';
+}
 
 export function errorText(e: unknown): string {
   if (e instanceof ApiError) return e.message;

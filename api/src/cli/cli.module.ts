@@ -2,6 +2,7 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { AuditModule } from '../modules/audit/audit.module';
 import { TokensModule } from '../modules/auth/auth.module';
 import { CoursesModule } from '../modules/courses/courses.module';
+import { LedgerModule } from '../modules/ledger/ledger.module';
 import { RigsModule } from '../modules/rigs/rigs.module';
 import { TemplatesModule } from '../modules/templates/templates.module';
 import { UsersModule } from '../modules/users/users.module';
@@ -23,6 +24,7 @@ export class CliModule {
         TokensModule,
         RigsModule,
         CoursesModule,
+        LedgerModule,
         TemplatesModule,
       ],
     };

@@ -19,6 +19,8 @@ import { Config, ConfigError, loadConfig } from '../platform/config/config';
 import { createDataSource } from '../platform/db/data-source';
 import { AppError } from '../platform/http/app-error';
 import { CliModule } from './cli.module';
+import { addLedgerCommands } from './ledger-commands';
+import { addTemplateCommands } from './template-commands';
 import { seedDemo } from './seed-demo';
 import { table } from './output';
 
@@ -348,6 +350,13 @@ export function buildCli(): Command {
     );
 
   addCourseCommands(program);
+  addLedgerCommands(program, { withApp, print, usageError: (m) => new CliFailure(m) });
+  addTemplateCommands(program, {
+    withApp,
+    print,
+    usageError: (m) => new CliFailure(m),
+    projectRoot: () => cfg().projectRoot,
+  });
 
   program
     .command('seed-demo')

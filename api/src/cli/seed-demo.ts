@@ -3,7 +3,8 @@ import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { CoursesService } from '../modules/courses/courses.service';
 import { RigsService } from '../modules/rigs/rigs.service';
-import { readTemplateFile } from '../modules/templates/template-file';
+import { CLI_ACTOR } from '../modules/courses/actor';
+import { importTemplate } from '../modules/templates/template-import';
 import { TemplatesService } from '../modules/templates/templates.service';
 import { UsersService } from '../modules/users/users.service';
 
@@ -36,10 +37,14 @@ export async function seedDemo(
     });
     if (u.courseRole) await courses.ensureMember(course.id, user.id, u.courseRole);
   }
-  const file = readTemplateFile(join(templatesDir, 'python-basics'));
-  const published = await app
-    .get(TemplatesService)
-    .publish(course.id, file, image, file.starterFiles ? join('python-basics', file.starterFiles) : null);
+  const imported = await importTemplate(
+    app.get(TemplatesService),
+    { ...CLI_ACTOR, name: 'seed' },
+    course,
+    join(templatesDir, 'python-basics'),
+    templatesDir,
+    { image, publish: true },
+  );
   await app.get(RigsService).ensure({
     name: 'local',
     endpoint: rigEndpoint,
@@ -47,5 +52,5 @@ export async function seedDemo(
     memoryMb: Math.max(1024, Math.floor(totalmem() / 1024 / 1024 / 2)),
     driver: 'none',
   });
-  return `demo ready: course CS101 (2026F), template '${file.slug}' v${published.version.version} on ${image}, users ${DEMO_USERS.map((u) => u.username).join(', ')}, rig 'local'`;
+  return `demo ready: course CS101 (2026F), template '${imported.slug}' v${imported.version} on ${image}, users ${DEMO_USERS.map((u) => u.username).join(', ')}, rig 'local'`;
 }

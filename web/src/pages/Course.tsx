@@ -198,7 +198,7 @@ function Templates({ course, staff }: { course: CourseDetail; staff: boolean }) 
       {shown.length === 0 ? (
         <p className="empty">
           {staff
-            ? 'This course has no lab templates yet. Campus IT adds them from the course-templates/ folder.'
+            ? 'This course has no lab templates yet: create one under Manage lab templates.'
             : 'Your instructor has not published a lab for this course yet.'}
         </p>
       ) : (
@@ -211,6 +211,12 @@ function Templates({ course, staff }: { course: CourseDetail; staff: boolean }) 
           ))}
         </ul>
       )}
+      {staff ? (
+        <p>
+          <Link href={`/courses/${encodeURIComponent(course.id)}/templates`}>Manage lab templates</Link>: create, edit,
+          publish, upload starter files, preview.
+        </p>
+      ) : null}
       {!course.archivedAt && shown.some((t) => t.published) ? (
         <p className="hint">
           Launch a lab from <Link href="/">My labs</Link>.

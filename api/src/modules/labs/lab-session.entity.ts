@@ -24,6 +24,8 @@ export const ACTIVE_LAB_STATES: readonly LabState[] = ['queued', 'placing', 'sta
   unique: true,
   where: `state IN ('queued','placing','starting','ready','stopping')`,
 })
+// The fair GPU queue reads the waiting launches often.
+@Index('ix_lab_sessions_gpu_queue', ['gpuQueuedAt'], { where: `state = 'queued' AND gpu_queued_at IS NOT NULL` })
 export class LabSession {
   @PrimaryGeneratedColumn('uuid') id!: string;
   @Index('ix_lab_sessions_user')

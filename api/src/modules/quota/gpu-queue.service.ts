@@ -12,9 +12,11 @@ import { slotFits, SlotCandidate } from '../labs/labs.policy';
 import { PlacementService } from '../labs/placement.service';
 import type { GpuPolicy } from '../templates/lab-template.entity';
 import { QuotaMetrics } from './quota.metrics';
+import { QuotaService } from './quota.service';
 import { estimateWaits, fmtMinutes, orderQueue, QueuedLaunch } from './quota.policy';
 
 interface Waiting extends QueuedLaunch {
+  courseId: string;
   policy: GpuPolicy;
   createdAt: Date;
 }
@@ -47,6 +49,7 @@ export class GpuQueueService {
     private readonly progress: LabProgressService,
     private readonly queue: QueueService,
     private readonly metrics: QuotaMetrics,
+    private readonly quota: QuotaService,
   ) {}
 
   /** Asks for a round now (a slot freed, a launch joined). Rounds asked for together run once. */
@@ -77,9 +80,15 @@ export class GpuQueueService {
 
   /** The queue in fair order, with each student's decayed GPU usage. */
   async ordered(now = new Date()): Promise<Waiting[]> {
-    const rows: Array<{ id: string; user_id: string; gpu_queued_at: Date; created_at: Date; gpu_policy: GpuPolicy }> =
-      await this.db.query(
-        `SELECT s.id, s.user_id, s.gpu_queued_at, s.created_at, v.gpu_policy
+    const rows: Array<{
+      id: string;
+      user_id: string;
+      course_id: string;
+      gpu_queued_at: Date;
+      created_at: Date;
+      gpu_policy: GpuPolicy;
+    }> = await this.db.query(
+        `SELECT s.id, s.user_id, s.course_id, s.gpu_queued_at, s.created_at, v.gpu_policy
            FROM lab_sessions s JOIN lab_template_versions v ON v.id = s.template_version_id
           WHERE s.state = 'queued' AND s.gpu_queued_at IS NOT NULL`,
       );
@@ -87,9 +96,9 @@ export class GpuQueueService {
     const half = this.config.quota.usageHalfLifeMs;
     // Usage older than ten half-lives weighs under 0.1%: left out, so the sum stays cheap.
     const usage: Array<{ user_id: string; usage: number }> = await this.db.query(
-      `SELECT user_id, sum(-gpu_minutes * power(0.5, extract(epoch FROM ($2::timestamptz - at)) * 1000 / $3))::float8 AS usage
+      `SELECT user_id, sum(-gpu_minutes * power(0.5, extract(epoch FROM ($2::timestamptz - at)) * 1000 / $3::float8))::float8 AS usage
          FROM ledger_entries
-        WHERE kind = 'debit' AND gpu_minutes < 0 AND user_id = ANY($1::uuid[]) AND at > $2::timestamptz - make_interval(secs => $3 * 10 / 1000.0)
+        WHERE kind = 'debit' AND gpu_minutes < 0 AND user_id = ANY($1::uuid[]) AND at > $2::timestamptz - make_interval(secs => $3::float8 * 10 / 1000.0)
         GROUP BY user_id`,
       [[...new Set(rows.map((r) => r.user_id))], now, half],
     );
@@ -98,6 +107,7 @@ export class GpuQueueService {
       rows.map((r) => ({
         sessionId: r.id,
         userId: r.user_id,
+        courseId: r.course_id,
         queuedAt: r.gpu_queued_at,
         createdAt: r.created_at,
         usage: byUser.get(r.user_id) ?? 0,
@@ -187,7 +197,9 @@ export class GpuQueueService {
   /** Writes each waiting launch's position and estimated start, and tells the student when it changed. */
   private async publishPositions(waiting: Waiting[], slots: Slot[], now: Date): Promise<void> {
     if (!waiting.length) return;
-    const sliceMs = this.config.quota.defaults.sliceMinutes * 60_000;
+    const sliceOf = new Map<string, number>();
+    for (const courseId of new Set(waiting.map((w) => w.courseId)))
+      sliceOf.set(courseId, (await this.quota.limitsFor(courseId)).sliceMinutes * 60_000);
     const eta = new Map<string, Date | null>();
     // Launches with the same GPU policy compete for the same slots: estimate per policy.
     const byPolicy = new Map<string, Waiting[]>();
@@ -196,6 +208,8 @@ export class GpuQueueService {
       byPolicy.set(k, [...(byPolicy.get(k) ?? []), w]);
     }
     for (const group of byPolicy.values()) {
+      // Whoever takes a freed slot holds it for a slice: the slice of this group's course (its first launch's).
+      const sliceMs = sliceOf.get(group[0].courseId)!;
       const suitable = slots.filter((s) => s.healthy && slotFits(s, group[0].policy));
       const freeIn = suitable.map((s) => (s.busyUntil ? s.busyUntil.getTime() - now.getTime() : s.held ? sliceMs : 0));
       const waits = estimateWaits(group.length, freeIn, sliceMs);

@@ -2,9 +2,10 @@ import { ApiToken } from '../../modules/auth/api-token.entity';
 import { AuditEvent } from '../../modules/audit/audit-event.entity';
 import { Course, Enrollment } from '../../modules/courses/course.entity';
 import { LabSession, LabSessionEvent } from '../../modules/labs/lab-session.entity';
-import { LedgerEntry } from '../../modules/ledger/ledger-entry.entity';
+import { CourseQuota } from '../../modules/quota/course-quota.entity';
+import { LedgerCheckpoint, LedgerEntry } from '../../modules/ledger/ledger-entry.entity';
 import { Gpu, GpuSlot, Rig } from '../../modules/rigs/rig.entity';
-import { LabTemplate, LabTemplateVersion } from '../../modules/templates/lab-template.entity';
+import { LabTemplate, LabTemplateVersion, StarterArchive } from '../../modules/templates/lab-template.entity';
 import { User } from '../../modules/users/user.entity';
 
 export const ENTITIES = [
@@ -13,12 +14,15 @@ export const ENTITIES = [
   Enrollment,
   LabTemplate,
   LabTemplateVersion,
+  StarterArchive,
   Rig,
   Gpu,
   GpuSlot,
   LabSession,
   LabSessionEvent,
   LedgerEntry,
+  LedgerCheckpoint,
+  CourseQuota,
   ApiToken,
   AuditEvent,
 ];

@@ -1,6 +1,16 @@
 import { Initial1764201600000 } from './1764201600000-initial';
 import { LabSessionRuntime1764288000000 } from './1764288000000-lab-session-runtime';
 import { SsoIdentity1764374400000 } from './1764374400000-sso-identity';
+import { TemplateAuthoring1764460800000 } from './1764460800000-template-authoring';
+import { LedgerChain1764547200000 } from './1764547200000-ledger-chain';
+import { Quotas1764633600000 } from './1764633600000-quotas';
 
 /** In order of application. A schema change is a new file here, never an edit of an applied one. */
-export const MIGRATIONS = [Initial1764201600000, LabSessionRuntime1764288000000, SsoIdentity1764374400000];
+export const MIGRATIONS = [
+  Initial1764201600000,
+  LabSessionRuntime1764288000000,
+  SsoIdentity1764374400000,
+  TemplateAuthoring1764460800000,
+  LedgerChain1764547200000,
+  Quotas1764633600000,
+];
