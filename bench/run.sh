@@ -39,3 +39,5 @@ PG_ADMIN_URL="$(bash "$svc" pg-url)" REDIS_URL="redis://127.0.0.1:63799" ENGINE=
   node bench/labs.bench.js "$@"
 # The usage ledger (issue 8): needs only PostgreSQL.
 PG_ADMIN_URL="$(bash "$svc" pg-url)" node bench/ledger.bench.js
+# The fair GPU queue and admission under load (issue 8): PostgreSQL, Redis and an engine for placement.
+PG_ADMIN_URL="$(bash "$svc" pg-url)" REDIS_URL="redis://127.0.0.1:63799" ENGINE="$ENGINE" IMAGE="$IMAGE" node bench/queue.bench.js

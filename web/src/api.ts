@@ -228,6 +228,119 @@ export interface Lab {
   readyAt: string | null;
   stoppedAt: string | null;
   warning: { since: string; message: string | null } | null;
+  /** Continues on CPU (a GPU lab whose slice ended, on a template that allows it). */
+  cpuOnly?: boolean;
+  /** The GPU a lab holds and until when: its time slice. */
+  slice?: { gpuModel: string | null; endsAt: string; reservedGpuMinutes: number } | null;
+  /** Where a GPU launch waits in the course's fair queue. */
+  queue?: { since: string; position: number | null; estimatedStartAt: string | null } | null;
+  gpuMinutesCharged?: number;
+}
+
+/** A budget line; `limit` (and then `left`) null means no limit. */
+export interface BudgetLine {
+  limit: number | null;
+  used: number;
+  left: number | null;
+}
+
+export interface QuotaLimits {
+  maxConcurrentLabs: number | null;
+  cpuHoursPerWeek: number | null;
+  gpuMinutesPerWeek: number | null;
+  coursePoolGpuMinutesPerWeek: number | null;
+  sliceMinutes: number;
+}
+
+export interface QuotaCeiling extends QuotaLimits {
+  /** GPU-minutes charged per minute of use, by GPU model. */
+  gpuRates: Record<string, number>;
+}
+
+export interface Week {
+  start: string;
+  end: string;
+}
+
+export interface MyUsage {
+  week: Week;
+  refillsAt: string;
+  courses: {
+    course: CourseRef;
+    gpuMinutes: BudgetLine;
+    cpuHours: BudgetLine;
+    committedGpuMinutes: number;
+    liveLabs: number;
+    limits: QuotaCeiling;
+  }[];
+}
+
+export interface CourseQuota {
+  course: { id: string; code: string; term: string };
+  ceiling: QuotaCeiling;
+  tightening: Partial<QuotaLimits>;
+  effective: QuotaCeiling;
+  updatedBy: string;
+  updatedAt: string | null;
+}
+
+export interface CourseUsage {
+  course: CourseRef;
+  week: Week;
+  limits: QuotaCeiling;
+  pool: BudgetLine;
+  students: { username: string; displayName: string | null; gpuMinutes: BudgetLine; cpuHours: BudgetLine }[];
+  daily: { days: string[]; series: { username: string; gpuMinutes: number[] }[] };
+}
+
+export interface CampusUsage {
+  week: Week;
+  weeks: string[];
+  courses: {
+    course: CourseRef;
+    students: number;
+    gpuMinutesThisWeek: number;
+    cpuHoursThisWeek: number;
+    pool: BudgetLine;
+    labsRunning: number;
+    gpuQueued: number;
+    limits: QuotaCeiling;
+    weekly: number[];
+  }[];
+}
+
+export type LedgerProblem = 'altered' | 'removed' | 'inserted' | 'reordered';
+
+export interface LedgerVerifyReport {
+  ok: boolean;
+  entries: number;
+  headSeq: string | null;
+  headHash: string | null;
+  durationMs: number;
+  firstBad?: { seq: string; problem: LedgerProblem; detail: string };
+}
+
+export interface LedgerEntry {
+  seq: string;
+  at: string;
+  kind: 'refill' | 'debit' | 'credit' | 'adjustment';
+  username: string | null;
+  course: string | null;
+  sessionId: string | null;
+  gpuMinutes: number;
+  cpuMinutes: number;
+  actor: string;
+  reason: string;
+  detail: Record<string, unknown>;
+  hash: string;
+}
+
+export interface AdjustmentInput {
+  username: string;
+  course: string;
+  gpuMinutes?: number;
+  cpuMinutes?: number;
+  reason: string;
 }
 
 /** One `data:` event of `GET /api/labs/:id/progress`; the last one also carries the outcome. */
@@ -354,6 +467,8 @@ export async function retryOnceWhenBusy<T>(fn: () => Promise<T>, onWait: (second
     return await fn();
   } catch (e) {
     if (!(e instanceof ApiError) || e.status !== 429) throw e;
+    // A quota refusal's Retry-After is when the budget refills (days, maybe): retrying would not help.
+    if (e.code?.startsWith('quota_')) throw e;
     const seconds = Math.min(60, e.retryAfterS ?? 5);
     onWait(seconds);
     await new Promise((r) => window.setTimeout(r, seconds * 1000));
@@ -386,6 +501,25 @@ export const api = {
   launchLab: (templateId: string) => request<Lab>('POST', '/api/labs', { body: { templateId } }),
   stopLab: (id: string) => request<Lab>('DELETE', `/api/labs/${enc(id)}`),
   labProgressUrl: (id: string) => `/api/labs/${enc(id)}/progress`,
+  /** The same stream, kept open while the lab lives: queue moves, slice warnings, stops. */
+  labFollowUrl: (id: string) => `/api/labs/${enc(id)}/progress?follow=true`,
+  myUsage: () => request<MyUsage>('GET', '/api/me/usage'),
+  courseQuota: (id: string) => request<CourseQuota>('GET', `${course(id)}/quota`),
+  putCourseQuota: (
+    id: string,
+    body: { tightening?: Partial<Record<keyof QuotaLimits, number | null>>; ceiling?: Partial<QuotaCeiling> },
+  ) => request<CourseQuota>('PUT', `${course(id)}/quota`, { body }),
+  courseUsage: (id: string) => request<CourseUsage>('GET', `${course(id)}/usage`),
+  campusUsage: () => request<CampusUsage>('GET', '/api/usage/courses'),
+  verifyLedger: () => request<LedgerVerifyReport>('GET', '/api/ledger/verify'),
+  ledger: (q: { user?: string; course?: string; limit?: number; before?: string }) => {
+    const qs = new URLSearchParams(
+      Object.entries(q).filter((kv): kv is [string, string] => kv[1] !== undefined && kv[1] !== '').map(([k, v]) => [k, String(v)]),
+    ).toString();
+    return request<{ entries: LedgerEntry[]; nextBefore: string | null }>('GET', `/api/ledger${qs ? `?${qs}` : ''}`);
+  },
+  ledgerExportUrl: (format: 'csv' | 'json') => `/api/ledger/export?format=${format}`,
+  adjustLedger: (body: AdjustmentInput) => request<LedgerEntry>('POST', '/api/ledger/adjustments', { body }),
   health: () => request<Health>('GET', '/api/health', { accept: [503] }),
 
   courses: (archived = false) => request<CourseSummary[]>('GET', `/api/courses${archived ? '?archived=true' : ''}`),
