@@ -168,13 +168,14 @@ async function main() {
 
     // 1. Admission of every student's GPU launch (first admission of the week also writes the refill).
     const students = world.users.map((u) => ({ user: u.id, course: u.course }));
-    const admitted = await pool(students, 20, (s) =>
-      ds.transaction((m) => quota.admit(m, s.user, s.course, true)),
-    );
+    const admitted = await pool(students, 20, (s) => ds.transaction((m) => quota.admit(m, s.user, s.course, true)));
     const locksOnly = await pool(students, 20, (s) =>
       ds.transaction(async (m) => {
         await m.query('SELECT pg_advisory_xact_lock(hashtext($1), hashtext($2))', ['riglab.quota.course', s.course]);
-        await m.query('SELECT pg_advisory_xact_lock(hashtext($1), hashtext($2))', ['riglab.quota.user', `${s.user}/${s.course}`]);
+        await m.query('SELECT pg_advisory_xact_lock(hashtext($1), hashtext($2))', [
+          'riglab.quota.user',
+          `${s.user}/${s.course}`,
+        ]);
       }),
     );
 
@@ -203,13 +204,17 @@ async function main() {
     const waiting = LAUNCHES - holders.length;
     const fair = await timeRuns(RUNS, () => queue.ordered());
     const fifo = await timeRuns(RUNS, () =>
-      ds.query(`SELECT s.id FROM lab_sessions s WHERE s.state = 'queued' AND s.gpu_queued_at IS NOT NULL ORDER BY s.gpu_queued_at`),
+      ds.query(
+        `SELECT s.id FROM lab_sessions s WHERE s.state = 'queued' AND s.gpu_queued_at IS NOT NULL ORDER BY s.gpu_queued_at`,
+      ),
     );
     // 3. A slot is free: one dispatch round admits the next in fair order; put it back each time.
     let lastAdmitted = null;
     const rounds = await timeRuns(RUNS, async () => {
       if (lastAdmitted) {
-        await ds.query(`UPDATE gpu_slots SET session_id = NULL, reserved_at = NULL WHERE session_id = $1`, [lastAdmitted]);
+        await ds.query(`UPDATE gpu_slots SET session_id = NULL, reserved_at = NULL WHERE session_id = $1`, [
+          lastAdmitted,
+        ]);
         await ds.query(
           `UPDATE lab_sessions SET state = 'queued', gpu_queued_at = now() - interval '1 hour', rig_id = NULL, gpu_id = NULL WHERE id = $1`,
           [lastAdmitted],
@@ -252,7 +257,9 @@ async function main() {
     const head = ['benchmark', 'riglab', 'baseline', 'ratio'];
     const widths = [0, 1, 2, 3].map((c) => Math.max(...[head, ...rows].map((r) => r[c].length)));
     const line = (r) => `| ${r.map((v, c) => v.padEnd(widths[c])).join(' | ')} |`;
-    console.log(`\nfair GPU queue and admission — ${LAUNCHES} launches, ${COURSES} courses, ${GPUS} GPUs, ${cpus().length} cores`);
+    console.log(
+      `\nfair GPU queue and admission — ${LAUNCHES} launches, ${COURSES} courses, ${GPUS} GPUs, ${cpus().length} cores`,
+    );
     console.log(line(head));
     console.log(`| ${widths.map((w) => '-'.repeat(w)).join(' | ')} |`);
     for (const r of rows) console.log(line(r));

@@ -112,7 +112,9 @@ describe('GPU admission', () => {
       .send({ templateId: template.id });
     expect(refused.status).toBe(429);
     expect(refused.body.code).toBe('quota_gpu_budget');
-    expect(refused.body.message).toMatch(/your 20 GPU-minutes for this week are used up .*refill on \d{4}-\d\d-\d\d 00:00 UTC/);
+    expect(refused.body.message).toMatch(
+      /your 20 GPU-minutes for this week are used up .*refill on \d{4}-\d\d-\d\d 00:00 UTC/,
+    );
     expect(await f.db.ds.getRepository(LabSession).count({ where: { userId: student.id } })).toBe(0);
 
     await ledger.append([
@@ -196,11 +198,15 @@ describe('course quotas', () => {
     expect((await put(st, { tightening: { gpuMinutesPerWeek: 1 } })).status).toBe(403);
 
     // Nothing of the refused changes stuck.
-    const view = await request(f.portal.url).get(`/api/courses/${course.id}/quota`).set('Authorization', `Bearer ${tt}`);
+    const view = await request(f.portal.url)
+      .get(`/api/courses/${course.id}/quota`)
+      .set('Authorization', `Bearer ${tt}`);
     expect(view.body.effective).toMatchObject({ gpuMinutesPerWeek: 90, sliceMinutes: 60 });
     const usage = await request(f.portal.url).get('/api/me/usage').set('Authorization', `Bearer ${st}`);
     expect(usage.body.courses[0].gpuMinutes).toEqual({ limit: 90, used: 0, left: 90 });
-    const audit = await f.db.ds.query(`SELECT actor FROM audit_events WHERE action = 'course.quota.update' ORDER BY id`);
+    const audit = await f.db.ds.query(
+      `SELECT actor FROM audit_events WHERE action = 'course.quota.update' ORDER BY id`,
+    );
     expect(audit.map((a: { actor: string }) => a.actor)).toEqual(['it-admin', 'teacher']);
 
     // Instructors and campus IT see consumption.
@@ -214,6 +220,8 @@ describe('course quotas', () => {
       students: 1,
       gpuMinutesThisWeek: 0,
     });
-    expect((await request(f.portal.url).get('/api/usage/courses').set('Authorization', `Bearer ${tt}`)).status).toBe(403);
+    expect((await request(f.portal.url).get('/api/usage/courses').set('Authorization', `Bearer ${tt}`)).status).toBe(
+      403,
+    );
   });
 });

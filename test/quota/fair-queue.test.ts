@@ -54,7 +54,11 @@ describe('fair GPU queue', () => {
       reason: 'earlier use',
       at,
     });
-    await ledger.append([debit('heavy', 60, ago(0.01)), debit('recent', 20, ago(0.01)), debit('oldheavy', 120, ago(5))]);
+    await ledger.append([
+      debit('heavy', 60, ago(0.01)),
+      debit('recent', 20, ago(0.01)),
+      debit('oldheavy', 120, ago(5)),
+    ]);
 
     const launch = async (who: string) => {
       const res = await request(f.portal.url)
@@ -69,7 +73,11 @@ describe('fair GPU queue', () => {
       (await request(f.portal.url).get(`/api/labs/${id}`).set('Authorization', `Bearer ${tokens[who]}`)).body;
 
     const holder = await launch('holder');
-    await until(() => session(holder), (s) => s.state === 'ready', 90_000);
+    await until(
+      () => session(holder),
+      (s) => s.state === 'ready',
+      90_000,
+    );
     expect((await session(holder)).state).toBe('ready');
 
     // They arrive in the worst order for fairness: heaviest first.
@@ -98,7 +106,11 @@ describe('fair GPU queue', () => {
 
     // The holder stops: the first in fair order starts by itself.
     await request(f.portal.url).delete(`/api/labs/${holder}`).set('Authorization', `Bearer ${tokens.holder}`);
-    const freshLab = await until(() => session(ids.fresh), (s) => s.state === 'ready', 90_000);
+    const freshLab = await until(
+      () => session(ids.fresh),
+      (s) => s.state === 'ready',
+      90_000,
+    );
     expect(freshLab.state).toBe('ready');
     for (const w of ['heavy', 'recent', 'oldheavy']) expect((await session(ids[w])).state).toBe('queued');
     const moved = await until(positions, (p) => p.oldheavy?.position === 1, 10_000);
@@ -107,12 +119,20 @@ describe('fair GPU queue', () => {
 
     // The heavy user gives up: leaving the queue is a stop, with its reason.
     await request(f.portal.url).delete(`/api/labs/${ids.heavy}`).set('Authorization', `Bearer ${tokens.heavy}`);
-    const left = await until(() => session(ids.heavy), (s) => s.state === 'stopped', 20_000);
+    const left = await until(
+      () => session(ids.heavy),
+      (s) => s.state === 'stopped',
+      20_000,
+    );
     expect(left.stateReason).toBe('left the GPU queue');
 
     // Freed again: the next in order (oldheavy) starts, recent still waits, now first.
     await request(f.portal.url).delete(`/api/labs/${ids.fresh}`).set('Authorization', `Bearer ${tokens.fresh}`);
-    const next = await until(() => session(ids.oldheavy), (s) => s.state === 'ready', 90_000);
+    const next = await until(
+      () => session(ids.oldheavy),
+      (s) => s.state === 'ready',
+      90_000,
+    );
     expect(next.state).toBe('ready');
     expect((await session(ids.recent)).state).toBe('queued');
     expect((await until(positions, (p) => p.recent?.position === 1, 10_000)).recent!.position).toBe(1);

@@ -176,8 +176,12 @@ describe('GPU time slices and budgets', () => {
     // 0.4 GPU-minutes (24 s of use) for the week; the slice is far longer.
     const lab = await gpuLab('BU1', { sliceMinutes: 30, gpuMinutesPerWeek: 0.4 });
     const notes = await follow(f.portal, lab.id, lab.token, 60_000);
-    expect(notes.filter((n) => /GPU-minutes for this week run out in/.test(n.message)).length).toBeGreaterThanOrEqual(1);
-    const stopping = notes.find((n) => /Your lab is stopping: your GPU-minutes for this week are used up; they refill on/.test(n.message));
+    expect(notes.filter((n) => /GPU-minutes for this week run out in/.test(n.message)).length).toBeGreaterThanOrEqual(
+      1,
+    );
+    const stopping = notes.find((n) =>
+      /Your lab is stopping: your GPU-minutes for this week are used up; they refill on/.test(n.message),
+    );
     expect(stopping).toBeDefined();
     const stopped = await until(
       () => sessionOf(f, lab.id),
@@ -219,7 +223,9 @@ describe('GPU time slices and budgets', () => {
     expect(next[1]).toMatchObject({ cpuOnly: true, state: 'ready', name: next[0].name, gpuId: null });
     // The CPU lab has no GPU device and holds no slot; it costs no GPU time.
     const [c] = (await containersOf(env.dockerHost, f.deployment)).filter((x) => x.State === 'running');
-    const inspect = await new Docker({ socketPath: env.dockerHost.replace('unix://', '') }).getContainer(c.Id).inspect();
+    const inspect = await new Docker({ socketPath: env.dockerHost.replace('unix://', '') })
+      .getContainer(c.Id)
+      .inspect();
     expect(inspect.HostConfig.Devices ?? []).toEqual([]);
     expect(await f.db.ds.query(`SELECT count(*)::int AS n FROM gpu_slots WHERE session_id IS NOT NULL`)).toEqual([
       { n: 0 },

@@ -12,6 +12,8 @@ import { TokensPage } from './pages/Tokens';
 import { StatusPage } from './pages/Status';
 import { TemplatesPage } from './pages/Templates';
 import { TemplateEditPage } from './pages/TemplateEdit';
+import { UsagePage } from './pages/Usage';
+import { LedgerPage } from './pages/Ledger';
 
 type Session =
   { state: 'loading' } | { state: 'signed-out' } | { state: 'signed-in'; me: Me } | { state: 'error'; message: string };
@@ -26,6 +28,8 @@ const TITLES: Record<string, string> = {
   '/courses': 'My courses',
   '/tokens': 'API tokens',
   '/status': 'Status',
+  '/usage': 'Usage',
+  '/ledger': 'Usage ledger',
 };
 
 export function App() {
@@ -138,6 +142,12 @@ export function App() {
       break;
     case '/status':
       page = <StatusPage />;
+      break;
+    case '/usage':
+      page = <UsagePage onUnauthorized={signedOut} />;
+      break;
+    case '/ledger':
+      page = <LedgerPage onUnauthorized={signedOut} />;
       break;
     default:
       page = (

@@ -52,6 +52,16 @@ export function Header({ me, path, onSignedOut }: { me: Me; path: string; onSign
                 <Link href="/status">Status</Link>
               </li>
             ) : null}
+            {isAdmin ? (
+              <li>
+                <Link href="/usage">Usage</Link>
+              </li>
+            ) : null}
+            {isAdmin ? (
+              <li>
+                <Link href="/ledger">Ledger</Link>
+              </li>
+            ) : null}
             <li>
               <a href="/api/docs">API docs</a>
             </li>

@@ -514,7 +514,9 @@ export const api = {
   verifyLedger: () => request<LedgerVerifyReport>('GET', '/api/ledger/verify'),
   ledger: (q: { user?: string; course?: string; limit?: number; before?: string }) => {
     const qs = new URLSearchParams(
-      Object.entries(q).filter((kv): kv is [string, string] => kv[1] !== undefined && kv[1] !== '').map(([k, v]) => [k, String(v)]),
+      Object.entries(q)
+        .filter((kv): kv is [string, string] => kv[1] !== undefined && kv[1] !== '')
+        .map(([k, v]) => [k, String(v)]),
     ).toString();
     return request<{ entries: LedgerEntry[]; nextBefore: string | null }>('GET', `/api/ledger${qs ? `?${qs}` : ''}`);
   },

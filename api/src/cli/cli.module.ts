@@ -3,12 +3,14 @@ import { AuditModule } from '../modules/audit/audit.module';
 import { TokensModule } from '../modules/auth/auth.module';
 import { CoursesModule } from '../modules/courses/courses.module';
 import { LedgerModule } from '../modules/ledger/ledger.module';
+import { QuotaModule } from '../modules/quota/quota.module';
 import { RigsModule } from '../modules/rigs/rigs.module';
 import { TemplatesModule } from '../modules/templates/templates.module';
 import { UsersModule } from '../modules/users/users.module';
 import type { Config } from '../platform/config/config';
 import { ConfigModule } from '../platform/config/config.module';
 import { DbModule } from '../platform/db/db.module';
+import { MetricsModule } from '../platform/metrics/metrics.module';
 
 /** What the command-line tool needs: the database and the domain services, no HTTP, no Redis. */
 @Module({})
@@ -25,6 +27,8 @@ export class CliModule {
         RigsModule,
         CoursesModule,
         LedgerModule,
+        MetricsModule,
+        QuotaModule,
         TemplatesModule,
       ],
     };

@@ -20,9 +20,10 @@ import { createDataSource } from '../platform/db/data-source';
 import { AppError } from '../platform/http/app-error';
 import { CliModule } from './cli.module';
 import { addLedgerCommands } from './ledger-commands';
+import { addQuotaCommands } from './quota-commands';
 import { addTemplateCommands } from './template-commands';
 import { seedDemo } from './seed-demo';
-import { table } from './output';
+import { courseArg, table } from './output';
 
 /** Exit codes: 0 done, 1 the operation failed (the message says why), 2 the command line was wrong. */
 const EXIT_FAILED = 1;
@@ -351,6 +352,7 @@ export function buildCli(): Command {
 
   addCourseCommands(program);
   addLedgerCommands(program, { withApp, print, usageError: (m) => new CliFailure(m) });
+  addQuotaCommands(program, { withApp, print });
   addTemplateCommands(program, {
     withApp,
     print,
@@ -370,13 +372,6 @@ export function buildCli(): Command {
     );
   return program;
 }
-
-/** `CS101:2026F` → code and term. */
-const courseArg = (v: string): { code: string; term: string } => {
-  const m = /^([^:\s]+):([^:\s]+)$/.exec(v.trim());
-  if (!m) throw new InvalidArgumentError(`give the course as CODE:TERM, e.g. CS101:2026F (got '${v}')`);
-  return { code: m[1], term: m[2] };
-};
 
 function addCourseCommands(program: Command): void {
   const course = program.command('course').description('courses: code, term, title; archived ones admit no launches');
@@ -526,7 +521,13 @@ export async function run(argv: string[]): Promise<number> {
     }
     const msg = (err as Error)?.message ?? String(err);
     process.stderr.write(
-      `riglab: error: ${/ECONNREFUSED|connect/i.test(msg) ? `cannot reach the database (${msg}); is it running? (npm run up)` : msg}\n`,
+      `riglab: error: ${
+        /ECONNREFUSED|connect/i.test(msg)
+          ? `cannot reach the database (${msg}); is it running? (npm run up)`
+          : /relation .* does not exist/.test(msg)
+            ? `the database schema is older than this riglab (${msg}); run \`riglab migrate\``
+            : msg
+      }\n`,
     );
     return EXIT_FAILED;
   }

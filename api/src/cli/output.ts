@@ -1,3 +1,4 @@
+import { InvalidArgumentError } from 'commander';
 /** Plain aligned columns for terminal output; `--json` callers get the rows as they are. */
 export function table(rows: Array<Record<string, unknown>>, columns: string[]): string {
   if (rows.length === 0) return '(none)';
@@ -19,3 +20,10 @@ export function table(rows: Array<Record<string, unknown>>, columns: string[]): 
     '\n',
   );
 }
+
+/** `CS101:2026F` → code and term. */
+export const courseArg = (v: string): { code: string; term: string } => {
+  const m = /^([^:\s]+):([^:\s]+)$/.exec(v.trim());
+  if (!m) throw new InvalidArgumentError(`give the course as CODE:TERM, e.g. CS101:2026F (got '${v}')`);
+  return { code: m[1], term: m[2] };
+};

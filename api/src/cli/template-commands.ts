@@ -7,7 +7,7 @@ import { CoursesService } from '../modules/courses/courses.service';
 import { TemplateFileError } from '../modules/templates/template-file';
 import { importTemplate } from '../modules/templates/template-import';
 import { TemplatesService } from '../modules/templates/templates.service';
-import { table } from './output';
+import { courseArg, table } from './output';
 
 /** What the template commands borrow from main.ts. */
 export interface TemplateCliDeps {
@@ -17,12 +17,6 @@ export interface TemplateCliDeps {
   usageError: (message: string) => Error;
   projectRoot: () => string;
 }
-
-const courseArg = (v: string): { code: string; term: string } => {
-  const m = /^([^:\s]+):([^:\s]+)$/.exec(v.trim());
-  if (!m) throw new InvalidArgumentError(`give the course as CODE:TERM, e.g. CS101:2026F (got '${v}')`);
-  return { code: m[1], term: m[2] };
-};
 
 /**
  * Builds the template's image with infra/lab-image.sh (against DOCKER_HOST, as the script reads it)

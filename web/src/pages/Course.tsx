@@ -13,6 +13,7 @@ import {
 import { BarChart } from '../BarChart';
 import { Link } from '../router';
 import { Badge, ErrorMessage, formatDate, roleLabel } from '../ui';
+import { CourseUsageSection, QuotaSection } from './CourseUsage';
 import { StateBadge } from './Labs';
 import { Roster } from './Roster';
 
@@ -30,6 +31,8 @@ export function CoursePage({ id, me, onUnauthorized }: { id: string; me: Me; onU
   const [membersError, setMembersError] = useState<string | null>(null);
   const [labs, setLabs] = useState<CourseLab[] | null>(null);
   const [labsError, setLabsError] = useState<string | null>(null);
+  /** Bumped when the quota changes, so the usage charts redraw against the new limits. */
+  const [quotaTick, setQuotaTick] = useState(0);
 
   const fail: Fail = useCallback(
     (e, set) => {
@@ -181,6 +184,14 @@ export function CoursePage({ id, me, onUnauthorized }: { id: string; me: Me; onU
             canManage={canManage}
             me={me}
             onChanged={onMembersChanged}
+            onError={fail}
+          />
+          <CourseUsageSection courseId={course.id} tick={quotaTick} onError={fail} />
+          <QuotaSection
+            courseId={course.id}
+            canTighten={canManage}
+            isAdmin={isAdmin}
+            onSaved={() => setQuotaTick((t) => t + 1)}
             onError={fail}
           />
           <CourseSettingsForm course={course} canManage={canManage} onSaved={setCourse} onError={fail} />

@@ -8,8 +8,10 @@ import {
   type LabProgressEvent,
   type LabState,
   type LaunchableTemplate,
+  type MyUsage,
 } from '../api';
 import { Badge, ErrorMessage, formatDate } from '../ui';
+import { amount, Meter } from '../UsageCharts';
 
 const LIVE: LabState[] = ['queued', 'placing', 'starting', 'ready', 'stopping'];
 const LAUNCHING: LabState[] = ['queued', 'placing', 'starting'];
@@ -17,6 +19,10 @@ const TRANSITIONAL: LabState[] = [...LAUNCHING, 'stopping'];
 const FAST_POLL_MS = 5_000;
 const SLOW_POLL_MS = 30_000;
 const RECENT = 10;
+const NEWS_DEBOUNCE_MS = 500;
+const USAGE_POLL_MS = 30_000;
+/** Below this much slice left the countdown turns amber (the portal warns at 10 minutes). */
+const SLICE_WARN_S = 10 * 60;
 
 const STATE_LABEL: Record<LabState, string> = {
   queued: 'Queued',
@@ -99,6 +105,8 @@ export function LabsPage({ onUnauthorized }: { onUnauthorized: () => void }) {
   const [labsError, setLabsError] = useState<string | null>(null);
   const [updated, setUpdated] = useState<Date | null>(null);
   const [busyUntil, setBusyUntil] = useState<number | null>(null);
+  /** Bumped whenever minutes may have moved (a launch, a stop, a lab's news): the week panel reloads. */
+  const [usageTick, setUsageTick] = useState(0);
   const seq = useRef(0);
 
   const fail = useCallback(
@@ -159,9 +167,28 @@ export function LabsPage({ onUnauthorized }: { onUnauthorized: () => void }) {
     (lab: Lab) => {
       seq.current++; // drop any list that was requested before this answer
       setLabs((prev) => [lab, ...(prev ?? []).filter((l) => l.id !== lab.id)].sort(newestFirst));
+      setUsageTick((t) => t + 1);
       void loadLabs();
     },
     [loadLabs],
+  );
+
+  /** A lab's stream said something (queue moved, slice warning, stop): reload what it changes. */
+  const newsTimer = useRef<number | null>(null);
+  const onNews = useCallback(() => {
+    // A (re)connecting stream replays its steps in a burst: one reload for the burst is enough.
+    if (newsTimer.current !== null) return;
+    newsTimer.current = window.setTimeout(() => {
+      newsTimer.current = null;
+      setUsageTick((t) => t + 1);
+      void loadLabs();
+    }, NEWS_DEBOUNCE_MS);
+  }, [loadLabs]);
+  useEffect(
+    () => () => {
+      if (newsTimer.current !== null) window.clearTimeout(newsTimer.current);
+    },
+    [],
   );
 
   const liveByTemplate = new Map<string, Lab>();
@@ -191,6 +218,7 @@ export function LabsPage({ onUnauthorized }: { onUnauthorized: () => void }) {
         {updated ? ` Updated ${updated.toLocaleTimeString()}.` : ''}
       </p>
       <BusyNotice until={busyUntil} />
+      <ThisWeek tick={usageTick} onError={fail} />
 
       {templatesError ? <ErrorMessage message={templatesError} title="Could not load your labs:" /> : null}
       {labsError ? (
@@ -224,11 +252,12 @@ export function LabsPage({ onUnauthorized }: { onUnauthorized: () => void }) {
               live={liveByTemplate.get(t.id) ?? null}
               latest={latestByTemplate.get(t.id) ?? null}
               onLab={onLab}
+              onNews={onNews}
               onError={fail}
             />
           ))}
           {orphans.map((l) => (
-            <LabCard key={l.id} template={null} live={l} latest={l} onLab={onLab} onError={fail} />
+            <LabCard key={l.id} template={null} live={l} latest={l} onLab={onLab} onNews={onNews} onError={fail} />
           ))}
         </ul>
       ) : null}
@@ -247,12 +276,14 @@ function LabCard({
   live,
   latest,
   onLab,
+  onNews,
   onError,
 }: {
   template: LaunchableTemplate | null;
   live: Lab | null;
   latest: Lab | null;
   onLab: (lab: Lab) => void;
+  onNews: () => void;
   onError: (e: unknown, set: (m: string) => void) => void;
 }) {
   const [busy, setBusy] = useState<'launch' | 'stop' | null>(null);
@@ -276,7 +307,12 @@ function LabCard({
       );
       onLab(lab);
     } catch (e) {
-      onError(e, (message) => setError({ title: 'Could not launch:', message }));
+      // A quota refusal says what ran out and when it refills: show it as it is, and the week's numbers.
+      const refused = e instanceof ApiError && e.code?.startsWith('quota_');
+      onError(e, (message) =>
+        setError({ title: refused ? 'Not launched:' : 'Could not launch:', message: sentence(message) }),
+      );
+      if (refused) onNews();
     } finally {
       setBusy(null);
       setWaitUntil(null);
@@ -346,15 +382,20 @@ function LabCard({
         <p className="hint">You can no longer launch this lab, but this session is still running.</p>
       ) : null}
 
-      {live && launching ? <LaunchProgress lab={live} onFinal={onFinal} /> : null}
+      {live?.queue ? <QueueNotice queue={live.queue} /> : null}
+      {live && launching ? <LaunchProgress lab={live} onFinal={onFinal} onEvent={onNews} /> : null}
+      {live?.state === 'ready' ? <FollowLab id={live.id} onNews={onNews} /> : null}
 
       {live?.state === 'ready' ? (
         <div className="alert alert-ok lab-ready" role="status">
           <strong>Your lab is ready.</strong>
           {live.rig ? ` Running on rig ${live.rig}` : ''}
           {live.readyAt ? ` since ${formatDate(live.readyAt)}` : ''}.
+          {live.cpuOnly ? ' It continues on CPU: its GPU time slice is over.' : ''}
         </div>
       ) : null}
+
+      {live?.slice ? <SliceCountdown slice={live.slice} /> : null}
 
       {live?.state === 'ready' && live.warning ? (
         <div className="alert alert-warn" role="alert">
@@ -405,10 +446,12 @@ function LabCard({
               onClick={() => void stop()}
               aria-describedby={`${headingId}-kept`}
             >
-              {busy === 'stop' || live.state === 'stopping' ? 'Stopping…' : 'Stop'}
+              {busy === 'stop' || live.state === 'stopping' ? 'Stopping…' : live.queue ? 'Leave queue' : 'Stop'}
             </button>
             <span className="hint" id={`${headingId}-kept`}>
-              Your files are kept when the lab stops.
+              {live.queue
+                ? 'Leaving the queue costs nothing; launch again to rejoin at the back.'
+                : 'Your files are kept when the lab stops.'}
             </span>
           </>
         ) : null}
@@ -418,12 +461,21 @@ function LabCard({
 }
 
 /** Live launch progress from the Server-Sent Events stream; polling keeps the card right if the stream fails. */
-function LaunchProgress({ lab, onFinal }: { lab: Lab; onFinal: (lab: Lab, e: LabProgressEvent) => void }) {
+function LaunchProgress({
+  lab,
+  onFinal,
+  onEvent,
+}: {
+  lab: Lab;
+  onFinal: (lab: Lab, e: LabProgressEvent) => void;
+  /** Any step: a queued GPU launch's steps are queue moves, which change what the card shows. */
+  onEvent?: () => void;
+}) {
   const [events, setEvents] = useState<LabProgressEvent[]>([]);
   const [streamDown, setStreamDown] = useState(false);
-  const latest = useRef({ lab, onFinal });
+  const latest = useRef({ lab, onFinal, onEvent });
   useEffect(() => {
-    latest.current = { lab, onFinal };
+    latest.current = { lab, onFinal, onEvent };
   });
 
   useEffect(() => {
@@ -443,7 +495,7 @@ function LaunchProgress({ lab, onFinal }: { lab: Lab; onFinal: (lab: Lab, e: Lab
       if (e.ready !== undefined || e.failed !== undefined || e.state !== undefined) {
         es.close();
         latest.current.onFinal(latest.current.lab, e);
-      }
+      } else if (latest.current.lab.queue) latest.current.onEvent?.();
     };
     es.onerror = () => {
       const { lab: now } = latest.current;
@@ -537,4 +589,153 @@ function RecentLabs({ labs }: { labs: Lab[] }) {
       </div>
     </>
   );
+}
+
+/** "42:07", or "1:02:07" past an hour: a countdown people read at a glance. */
+export function clock(seconds: number): string {
+  const s = Math.max(0, Math.floor(seconds));
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const two = (n: number) => String(n).padStart(2, '0');
+  return h > 0 ? `${h}:${two(m)}:${two(s % 60)}` : `${two(m)}:${two(s % 60)}`;
+}
+
+/** The student's minutes this week, per course: used and left as bars, and when they refill. */
+function ThisWeek({ tick, onError }: { tick: number; onError: (e: unknown, set: (m: string) => void) => void }) {
+  const [usage, setUsage] = useState<MyUsage | null>(null);
+  const [error, setError] = useState<string | null>(null);
+
+  const load = useCallback(async () => {
+    try {
+      setUsage(await api.myUsage());
+      setError(null);
+    } catch (e) {
+      onError(e, setError);
+    }
+  }, [onError]);
+
+  useEffect(() => {
+    void load();
+  }, [load, tick]);
+
+  useEffect(() => {
+    // Running labs are metered every minute or so: keep the bars roughly current without a reload.
+    const t = window.setInterval(() => {
+      if (document.visibilityState === 'visible') void load();
+    }, USAGE_POLL_MS);
+    return () => window.clearInterval(t);
+  }, [load]);
+
+  if (error && !usage) return <ErrorMessage message={error} title="Could not load your minutes this week:" />;
+  if (!usage || usage.courses.length === 0) return null;
+  return (
+    <section aria-labelledby="week-heading" className="card week">
+      <div className="title-row">
+        <h2 id="week-heading">This week</h2>
+        <span className="hint push">
+          Refills on <strong>{formatDate(usage.refillsAt)}</strong>
+        </span>
+      </div>
+      {error ? <p className="error-text">Refresh failed (showing the last numbers): {error}</p> : null}
+      <ul className="week-courses">
+        {usage.courses.map((c) => {
+          const noGpu = c.gpuMinutes.limit === 0 && c.gpuMinutes.used === 0;
+          return (
+            <li key={c.course.id} aria-label={`${c.course.code} ${c.course.term}`}>
+              <div className="lab-course">
+                <span className="course-code">{c.course.code}</span>{' '}
+                <span className="course-term">{c.course.term}</span>
+                <span className="muted"> · {c.course.title}</span>
+              </div>
+              {noGpu ? (
+                <p className="hint">No GPU time in this course.</p>
+              ) : (
+                <Meter label="GPU-minutes" line={c.gpuMinutes} unit="GPU-minutes" />
+              )}
+              <Meter label="CPU-hours" line={c.cpuHours} unit="CPU-hours" />
+              {c.committedGpuMinutes > 0 ? (
+                <p className="hint">
+                  {amount(c.committedGpuMinutes)} more GPU-minutes are held for your running GPU lab's time slice.
+                </p>
+              ) : null}
+            </li>
+          );
+        })}
+      </ul>
+    </section>
+  );
+}
+
+/** Where a GPU launch waits: its place in the course's fair queue and a rough start time. */
+function QueueNotice({ queue }: { queue: NonNullable<Lab['queue']> }) {
+  const eta = queue.estimatedStartAt ? Date.parse(queue.estimatedStartAt) : null;
+  const minutes = eta === null ? null : Math.max(1, Math.round((eta - Date.now()) / 60_000));
+  return (
+    <div className="alert alert-info queue" role="status">
+      <strong>Waiting for a GPU</strong>
+      {queue.position !== null ? (
+        <>
+          : position <strong className="queue-position">{queue.position}</strong> in the queue
+        </>
+      ) : null}
+      {minutes !== null ? (
+        <>
+          , starts in about <strong>{minutes} min</strong> (
+          {new Date(eta!).toLocaleTimeString([], { timeStyle: 'short' })})
+        </>
+      ) : (
+        ', no estimate yet'
+      )}
+      . Waiting since {formatDate(queue.since)}; this page updates as the queue moves.
+    </div>
+  );
+}
+
+/** A GPU lab's time slice, counting down each second; amber in its last ten minutes. */
+function SliceCountdown({ slice }: { slice: NonNullable<Lab['slice']> }) {
+  const end = Date.parse(slice.endsAt);
+  const left = useSecondsLeft(Number.isNaN(end) ? null : end);
+  const soon = left <= SLICE_WARN_S;
+  return (
+    <div className={`slice ${soon ? 'slice-soon' : ''}`} role="timer" aria-live="off">
+      <span>
+        GPU time slice{slice.gpuModel ? ` (${slice.gpuModel})` : ''}:{' '}
+        <strong className="slice-clock" aria-label={`${Math.ceil(left / 60)} minutes left`}>
+          {clock(left)}
+        </strong>{' '}
+        left
+      </span>
+      <span className="hint">
+        {left === 0
+          ? 'The slice is over; the lab is being stopped or moved to CPU.'
+          : `Ends at ${new Date(end).toLocaleTimeString([], { timeStyle: 'short' })}. Save your work before then.`}
+      </span>
+    </div>
+  );
+}
+
+/**
+ * Keeps the lab's progress stream open while it runs: the portal sends slice and budget warnings
+ * and stops there, so they show up without a reload. Polling covers the stream being down.
+ */
+function FollowLab({ id, onNews }: { id: string; onNews: () => void }) {
+  const news = useRef(onNews);
+  useEffect(() => {
+    news.current = onNews;
+  });
+  useEffect(() => {
+    const es = new EventSource(api.labFollowUrl(id));
+    es.onmessage = (m: MessageEvent<string>) => {
+      let e: LabProgressEvent;
+      try {
+        e = JSON.parse(m.data) as LabProgressEvent;
+      } catch {
+        return;
+      }
+      news.current();
+      if (e.state !== undefined && !LIVE.includes(e.state)) es.close();
+    };
+    return () => es.close();
+  }, [id]);
+  return null;
 }

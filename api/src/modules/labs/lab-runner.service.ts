@@ -1,14 +1,13 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { join } from 'node:path';
 import { DataSource } from 'typeorm';
-import type { GpuAssignment, LabSpec, SpawnHandle, Spawner } from '../../../../spawner/src';
+import type { SpawnHandle, Spawner } from '../../../../spawner/src';
 import type { Config } from '../../platform/config/config';
 import { CONFIG } from '../../platform/config/config.module';
 import { JobHandler } from '../../platform/queue/job-handler.decorator';
 import { JobName } from '../../platform/queue/jobs';
 import { QueueService } from '../../platform/queue/queue.service';
-import { Gpu, GpuSlot, Rig } from '../rigs/rig.entity';
+import { Rig } from '../rigs/rig.entity';
 import { RigsService } from '../rigs/rigs.service';
 import { LabMetrics } from './lab.metrics';
 import { LabSpecService } from './lab-spec.service';
@@ -223,7 +222,8 @@ export class LabRunnerService {
     ]);
     await this.progress.report(sessionId, 100, 'Your lab has stopped; your files are kept');
     if (session.gpuId) await this.kickGpuQueue();
-    if (session.continueOnCpu) await this.queue.enqueue(JobName.ContinueOnCpu, { sessionId }, { jobId: `${sessionId}.cpu` });
+    if (session.continueOnCpu)
+      await this.queue.enqueue(JobName.ContinueOnCpu, { sessionId }, { jobId: `${sessionId}.cpu` });
     return 'stopped';
   }
 

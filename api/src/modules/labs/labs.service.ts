@@ -319,9 +319,7 @@ export class LabsService {
     // EventSource reconnects with Last-Event-ID: carry on from there instead of replaying everything.
     let cursor = /^\d+-\d+$/.test(resumeAfter) ? resumeAfter : '0';
     // Following, the stream stays open while the lab lives (slice warnings, stops); else it ends at ready.
-    const deadline = follow
-      ? Date.now() + 24 * 3600_000
-      : Date.now() + (this.config.labs.launchTimeoutS + 60) * 1000;
+    const deadline = follow ? Date.now() + 24 * 3600_000 : Date.now() + (this.config.labs.launchTimeoutS + 60) * 1000;
     for (;;) {
       const { events, lastId } = await this.progress.read(session.id, cursor);
       cursor = lastId;

@@ -3,6 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import type { Config } from '../../platform/config/config';
 import { CONFIG } from '../../platform/config/config.module';
+import { withTryLock } from '../../platform/db/try-lock';
 import { JobHandler } from '../../platform/queue/job-handler.decorator';
 import { JobName } from '../../platform/queue/jobs';
 import { QueueService } from '../../platform/queue/queue.service';
@@ -52,30 +53,15 @@ export class GpuQueueService {
     private readonly quota: QuotaService,
   ) {}
 
-  /** Asks for a round now (a slot freed, a launch joined). Rounds asked for together run once. */
-  async kick(): Promise<void> {
-    await this.queue.enqueue(JobName.DispatchGpuQueue, {}, { jobId: `gpu-queue.${Math.floor(Date.now() / 250)}` });
-  }
-
   @JobHandler(JobName.DispatchGpuQueue)
   async dispatch(): Promise<{ waiting: number; admitted: number; expired: number } | 'busy'> {
     const now = new Date();
-    const runner = this.db.createQueryRunner();
-    await runner.connect();
-    try {
-      const [{ got }] = await runner.query(`SELECT pg_try_advisory_lock(hashtext('riglab.gpu-queue')) AS got`);
-      if (!got) return 'busy';
-      try {
-        const started = process.hrtime.bigint();
-        const result = await this.round(now);
-        this.metrics.dispatchSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
-        return result;
-      } finally {
-        await runner.query(`SELECT pg_advisory_unlock(hashtext('riglab.gpu-queue'))`);
-      }
-    } finally {
-      await runner.release();
-    }
+    return withTryLock(this.db, 'riglab.gpu-queue', async () => {
+      const started = process.hrtime.bigint();
+      const result = await this.round(now);
+      this.metrics.dispatchSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
+      return result;
+    });
   }
 
   /** The queue in fair order, with each student's decayed GPU usage. */
@@ -88,10 +74,10 @@ export class GpuQueueService {
       created_at: Date;
       gpu_policy: GpuPolicy;
     }> = await this.db.query(
-        `SELECT s.id, s.user_id, s.course_id, s.gpu_queued_at, s.created_at, v.gpu_policy
+      `SELECT s.id, s.user_id, s.course_id, s.gpu_queued_at, s.created_at, v.gpu_policy
            FROM lab_sessions s JOIN lab_template_versions v ON v.id = s.template_version_id
           WHERE s.state = 'queued' AND s.gpu_queued_at IS NOT NULL`,
-      );
+    );
     if (!rows.length) return [];
     const half = this.config.quota.usageHalfLifeMs;
     // Usage older than ten half-lives weighs under 0.1%: left out, so the sum stays cheap.
@@ -190,7 +176,8 @@ export class GpuQueueService {
       slots,
       now,
     );
-    if (admitted || expired) this.log.log(`gpu queue: ${admitted} admitted, ${expired} expired, ${live.length - admitted} waiting`);
+    if (admitted || expired)
+      this.log.log(`gpu queue: ${admitted} admitted, ${expired} expired, ${live.length - admitted} waiting`);
     return { waiting: live.length - admitted, admitted, expired };
   }
 
@@ -213,25 +200,43 @@ export class GpuQueueService {
       const suitable = slots.filter((s) => s.healthy && slotFits(s, group[0].policy));
       const freeIn = suitable.map((s) => (s.busyUntil ? s.busyUntil.getTime() - now.getTime() : s.held ? sliceMs : 0));
       const waits = estimateWaits(group.length, freeIn, sliceMs);
-      group.forEach((w, i) => eta.set(w.sessionId, waits[i] === null ? null : new Date(now.getTime() + waits[i]!)));
+      // To the minute: an estimate that moves by seconds is no news, and is not written again.
+      group.forEach((w, i) =>
+        eta.set(
+          w.sessionId,
+          waits[i] === null ? null : new Date(Math.round((now.getTime() + waits[i]!) / 60_000) * 60_000),
+        ),
+      );
     }
     const ids = waiting.map((w) => w.sessionId);
     const positions = waiting.map((_, i) => i + 1);
     const etas = waiting.map((w) => eta.get(w.sessionId)?.toISOString() ?? null);
-    await this.db.query(
+    // Only launches whose place or estimate changed are written and told (a queue that does not move costs one query).
+    // TypeORM answers an UPDATE ... RETURNING with [rows, affected].
+    const [changed] = (await this.db.query(
       `UPDATE lab_sessions s SET queue_position = x.pos, queue_eta = x.eta
          FROM unnest($1::uuid[], $2::int[], $3::timestamptz[]) AS x(id, pos, eta)
-        WHERE s.id = x.id AND (s.queue_position IS DISTINCT FROM x.pos OR s.queue_eta IS DISTINCT FROM x.eta)`,
+        WHERE s.id = x.id AND (s.queue_position IS DISTINCT FROM x.pos OR s.queue_eta IS DISTINCT FROM x.eta)
+        RETURNING s.id`,
       [ids, positions, etas],
-    );
-    for (const [i, w] of waiting.entries()) {
-      const e = eta.get(w.sessionId);
-      const wait = e ? `about ${fmtMinutes(Math.max(0, Math.round((e.getTime() - now.getTime()) / 60_000)))}` : 'unknown wait (no suitable GPU in the pool)';
-      await this.progress.reportIfChanged(
-        w.sessionId,
-        5,
-        `Waiting for a GPU: position ${i + 1} of ${waiting.length}, ${wait}. Your lab starts by itself when a GPU frees; stop it to leave the queue.`,
-      );
-    }
+    )) as [Array<{ id: string }>, number];
+    const moved = new Set(changed.map((r) => r.id));
+    const tell = waiting.map((w, i) => ({ w, i })).filter(({ w }) => moved.has(w.sessionId));
+    let next = 0;
+    const worker = async () => {
+      while (next < tell.length) {
+        const { w, i } = tell[next++];
+        const e = eta.get(w.sessionId);
+        const wait = e
+          ? `about ${fmtMinutes(Math.max(0, Math.round((e.getTime() - now.getTime()) / 60_000)))}`
+          : 'unknown wait (no suitable GPU in the pool)';
+        await this.progress.reportIfChanged(
+          w.sessionId,
+          5,
+          `Waiting for a GPU: position ${i + 1} of ${waiting.length}, ${wait}. Your lab starts by itself when a GPU frees; stop it to leave the queue.`,
+        );
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(16, tell.length) }, worker));
   }
 }

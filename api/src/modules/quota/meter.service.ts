@@ -3,6 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import type { Config } from '../../platform/config/config';
 import { CONFIG } from '../../platform/config/config.module';
+import { withTryLock } from '../../platform/db/try-lock';
 import { JobHandler } from '../../platform/queue/job-handler.decorator';
 import { JobName } from '../../platform/queue/jobs';
 import { LabProgressService } from '../labs/lab-progress.service';
@@ -62,8 +63,12 @@ export class MeterService {
   ) {}
 
   @JobHandler(JobName.MeterUsage)
-  async tick(): Promise<{ debits: number; warned: number; stopped: number }> {
-    const now = new Date();
+  tick(): Promise<{ debits: number; warned: number; stopped: number } | 'busy'> {
+    // One tick at a time portal-wide: a slow one makes the next skip rather than warn twice.
+    return withTryLock(this.db, 'riglab.meter', () => this.meterAndEnforce(new Date()));
+  }
+
+  private async meterAndEnforce(now: Date): Promise<{ debits: number; warned: number; stopped: number }> {
     const rows = await this.due(now);
     let debits = 0;
     for (const r of rows) if (await this.debit(r)) debits++;
@@ -183,9 +188,17 @@ export class MeterService {
       });
       const refills = weekOf(now).end;
       const gpuLabs = group.filter((r) => r.gpu_id && !r.cpu_only);
-      if (limits.cpuHoursPerWeek !== null && budget.cpuMinutesLeft - group.reduce((a, r) => a + unmeteredCpu(r), 0) <= 0) {
+      if (
+        limits.cpuHoursPerWeek !== null &&
+        budget.cpuMinutesLeft - group.reduce((a, r) => a + unmeteredCpu(r), 0) <= 0
+      ) {
         for (const r of group)
-          if (await this.stopper.stop(r.id, `your CPU-hours for this week are used up; they refill on ${dayText(refills)}`)) {
+          if (
+            await this.stopper.stop(
+              r.id,
+              `your CPU-hours for this week are used up; they refill on ${dayText(refills)}`,
+            )
+          ) {
             stopped++;
             this.metrics.stops.inc({ reason: 'cpu_budget' });
           }

@@ -97,7 +97,10 @@ describe(admit.name, () => {
   });
 
   it('counts live labs, CPU time and the course pool', () => {
-    expect(admit(ceiling, { ...fresh, liveLabs: 2 }, false, monday)).toMatchObject({ ok: false, code: 'too_many_labs' });
+    expect(admit(ceiling, { ...fresh, liveLabs: 2 }, false, monday)).toMatchObject({
+      ok: false,
+      code: 'too_many_labs',
+    });
     expect(admit(ceiling, { ...fresh, cpuMinutesLeft: 0 }, false, monday)).toMatchObject({
       ok: false,
       code: 'cpu_budget',

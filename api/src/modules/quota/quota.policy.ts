@@ -74,7 +74,8 @@ export function checkCeilingPatch(patch: unknown): Checked<Partial<QuotaCeiling>
   if (!isObject(patch)) return { ok: false, reason: 'the quota must be an object' };
   const known: string[] = [...LIMIT_KEYS, 'gpuRates'];
   const unknown = Object.keys(patch).filter((k) => !known.includes(k));
-  if (unknown.length) return { ok: false, reason: `unknown quota field ${unknown.join(', ')}; known: ${known.join(', ')}` };
+  if (unknown.length)
+    return { ok: false, reason: `unknown quota field ${unknown.join(', ')}; known: ${known.join(', ')}` };
   for (const key of LIMIT_KEYS) {
     if (!(key in patch)) continue;
     const why = checkLimit(key, patch[key], true);
@@ -82,9 +83,11 @@ export function checkCeilingPatch(patch: unknown): Checked<Partial<QuotaCeiling>
   }
   if ('gpuRates' in patch) {
     const rates = patch.gpuRates;
-    if (!isObject(rates)) return { ok: false, reason: 'gpuRates must map GPU model names to rates, e.g. {"RTX 3060": 2}' };
+    if (!isObject(rates))
+      return { ok: false, reason: 'gpuRates must map GPU model names to rates, e.g. {"RTX 3060": 2}' };
     for (const [model, rate] of Object.entries(rates)) {
-      if (!model.trim() || model.length > 100) return { ok: false, reason: `gpuRates: '${model}' is not a GPU model name` };
+      if (!model.trim() || model.length > 100)
+        return { ok: false, reason: `gpuRates: '${model}' is not a GPU model name` };
       if (typeof rate !== 'number' || !(rate > 0) || rate > 100)
         return { ok: false, reason: `gpuRates['${model}'] must be a number above 0 and at most 100` };
     }
@@ -274,8 +277,7 @@ export function estimateWaits(n: number, freeInMs: number[], sliceMs: number): A
   return out;
 }
 
-export type SliceStep =
-  { action: 'none' } | { action: 'warn'; aheadS: number; leftS: number } | { action: 'end' };
+export type SliceStep = { action: 'none' } | { action: 'warn'; aheadS: number; leftS: number } | { action: 'end' };
 
 /**
  * What a GPU slice needs now: warnings at each of `warnAheadS` (e.g. 600 and 120 s) before its end,

@@ -83,11 +83,7 @@ export class QuotaService {
    * Changes a course's quota. Campus admins set the ceiling (`ceiling`) and may also tighten;
    * instructors only tighten, never past the ceiling. Audited with before and after.
    */
-  async update(
-    actor: Actor,
-    course: Course,
-    body: { ceiling?: unknown; tightening?: unknown },
-  ): Promise<QuotaView> {
+  async update(actor: Actor, course: Course, body: { ceiling?: unknown; tightening?: unknown }): Promise<QuotaView> {
     if (body.ceiling !== undefined && actor.campusRole !== 'admin')
       throw new AppError(QuotaErrorCode.CeilingAdminOnly, 'forbidden', 'only campus IT may change the quota ceiling');
     if (body.ceiling === undefined && body.tightening === undefined)
@@ -180,7 +176,11 @@ export class QuotaService {
             reason: first
               ? `weekly allowance for the week of ${week.label}`
               : `allowance changed to ${limits.gpuMinutesPerWeek ?? 'unlimited'} GPU-minutes, ${limits.cpuHoursPerWeek ?? 'unlimited'} CPU-hours per week`,
-            detail: { week: week.label, gpuMinutesPerWeek: limits.gpuMinutesPerWeek, cpuHoursPerWeek: limits.cpuHoursPerWeek },
+            detail: {
+              week: week.label,
+              gpuMinutesPerWeek: limits.gpuMinutesPerWeek,
+              cpuHoursPerWeek: limits.cpuHoursPerWeek,
+            },
             at: now < week.start ? week.start : now,
           },
         ],
@@ -219,7 +219,12 @@ export class QuotaService {
    * the locks, refills when due, and decides. A refusal is an error that says why and when the budget
    * refills (429 with Retry-After up to the refill, like a capacity answer).
    */
-  async admit(m: EntityManager, userId: string, courseId: string, wantsGpu: boolean): Promise<Admission & { ok: true }> {
+  async admit(
+    m: EntityManager,
+    userId: string,
+    courseId: string,
+    wantsGpu: boolean,
+  ): Promise<Admission & { ok: true }> {
     await this.lock(m, userId, courseId);
     const limits = await this.limitsFor(courseId, m);
     const now = new Date();

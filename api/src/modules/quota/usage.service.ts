@@ -81,7 +81,9 @@ export class UsageService {
          FROM ledger_entries WHERE course_id = $1 AND kind = 'debit' AND at >= $2 GROUP BY user_id, day`,
       [course.id, since],
     );
-    const dayKeys = Array.from({ length: days }, (_, i) => new Date(since.getTime() + i * DAY_MS).toISOString().slice(0, 10));
+    const dayKeys = Array.from({ length: days }, (_, i) =>
+      new Date(since.getTime() + i * DAY_MS).toISOString().slice(0, 10),
+    );
     const key = (d: Date | string) => new Date(d).toISOString().slice(0, 10);
     const pool = await this.poolLine(course.id, limits, week);
     return {
@@ -152,7 +154,11 @@ export class UsageService {
     return { week: { start: week.start, end: week.end }, weeks: weeks.map(wk), courses: out };
   }
 
-  private async poolLine(courseId: string, limits: QuotaCeiling, week: { start: Date; end: Date }): Promise<BudgetLine> {
+  private async poolLine(
+    courseId: string,
+    limits: QuotaCeiling,
+    week: { start: Date; end: Date },
+  ): Promise<BudgetLine> {
     const [r] = (await this.db.query(
       `SELECT coalesce(-sum(gpu_minutes), 0)::float8 AS used FROM ledger_entries
         WHERE course_id = $1 AND kind IN ('debit', 'credit') AND at >= $2 AND at < $3`,
@@ -189,7 +195,10 @@ export class UsageService {
         [q.since, q.until, q.userId ?? null, q.courseId ?? null],
       );
     return new Map(
-      rows.map((r) => [r.k, { gpuUsed: r.gpu_used, cpuUsed: r.cpu_used, gpuGrants: r.gpu_grants, cpuGrants: r.cpu_grants }]),
+      rows.map((r) => [
+        r.k,
+        { gpuUsed: r.gpu_used, cpuUsed: r.cpu_used, gpuGrants: r.gpu_grants, cpuGrants: r.cpu_grants },
+      ]),
     );
   }
 }
