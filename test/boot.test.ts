@@ -91,18 +91,27 @@ describe('portal boot', () => {
       async cull() {}
     }
     @Injectable()
+    class QuotaJobs {
+      @JobHandler(JobName.MeterUsage)
+      async meter() {}
+      @JobHandler(JobName.DispatchGpuQueue)
+      async dispatch() {}
+      @JobHandler(JobName.ContinueOnCpu)
+      async continueOnCpu() {}
+    }
+    @Injectable()
     class Nobody {}
 
     it('boots when every job has exactly one handler', async () => {
-      await expect(boot(Prober, LabJobs, Culler)).resolves.toBeUndefined();
+      await expect(boot(Prober, LabJobs, Culler, QuotaJobs)).resolves.toBeUndefined();
     });
     it('refuses to boot when a job has no handler', async () => {
-      await expect(boot(Prober, LabJobs, Nobody)).rejects.toThrow(
+      await expect(boot(Prober, LabJobs, QuotaJobs, Nobody)).rejects.toThrow(
         "job registry is invalid: job 'cull-idle' has no handler",
       );
     });
     it('refuses to boot when a job has two handlers', async () => {
-      await expect(boot(Prober, SecondProber, LabJobs, Culler)).rejects.toThrow(
+      await expect(boot(Prober, SecondProber, LabJobs, Culler, QuotaJobs)).rejects.toThrow(
         "job 'probe-rigs' has two handlers: Prober.probe and SecondProber.probeAgain",
       );
     });

@@ -88,6 +88,8 @@ describe('signing in through the university IdP and working in a lab, in a real 
       LAUNCH_TIMEOUT_S: '120',
       RECONCILE_INTERVAL_S: '3600',
       CULL_INTERVAL_S: '3600',
+      // A CPU budget, so the week panel has a limit to show for this CPU-only lab.
+      QUOTA_CPU_HOURS: '5',
     });
 
     profile = mkdtempSync(join(tmpdir(), 'riglab-chromium-'));
@@ -158,7 +160,31 @@ describe('signing in through the university IdP and working in a lab, in a real 
       await expect(card.textContent()).resolves.toMatch(/2026F[\s\S]*My role: Student/);
     });
 
-    // 4. Launch from My labs, with progress while it starts.
+    // 4. My labs shows this week's minutes per course, the numbers the portal counts for the student.
+    await step('this-week', async () => {
+      await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Labs' }).click();
+      const res = await page.request.get(`${origin}/api/me/usage`);
+      expect(res.status()).toBe(200);
+      type Line = { limit: number | null; used: number; left: number | null };
+      const usage = (await res.json()) as {
+        refillsAt: string;
+        courses: { course: { code: string }; gpuMinutes: Line; cpuHours: Line }[];
+      };
+      const cs = usage.courses.find((c) => c.course.code === 'CS101');
+      expect(cs?.cpuHours).toEqual({ limit: 5, used: 0, left: 5 });
+      expect(new Date(usage.refillsAt).getUTCDay()).toBe(1); // budgets refill on Mondays
+      const item = page.getByRole('region', { name: 'This week' }).getByRole('listitem', { name: 'CS101 2026F' });
+      const meter = (label: string) => item.getByRole('img', { name: new RegExp(`^${label}:`) });
+      await expect(meter('CPU-hours').getAttribute('aria-label')).resolves.toBe(
+        'CPU-hours: 0 of 5 CPU-hours used, 5 left',
+      );
+      const gpu = cs!.gpuMinutes;
+      await expect(meter('GPU-minutes').getAttribute('aria-label')).resolves.toBe(
+        `GPU-minutes: ${gpu.used} of ${gpu.limit} GPU-minutes used, ${gpu.left} left`,
+      );
+    });
+
+    // 5. Launch from My labs, with progress while it starts.
     const labCard = page.locator('.lab-card', { hasText: 'Python basics' });
     await step('launching', async () => {
       await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Labs' }).click();
@@ -174,7 +200,7 @@ describe('signing in through the university IdP and working in a lab, in a real 
       expect(await open.getAttribute('href')).toBe('/user/student/python-basics/');
     });
 
-    // 5. The classic Notebook UI, served through the portal's proxy under the lab's /user/ URL.
+    // 6. The classic Notebook UI, served through the portal's proxy under the lab's /user/ URL.
     const [tree] = await Promise.all([context.waitForEvent('page'), open.click()]);
     await step(
       'notebook-tree',
@@ -198,7 +224,7 @@ describe('signing in through the university IdP and working in a lab, in a real 
       () => tree,
     );
 
-    // 6. A new Python 3 notebook (the New menu opens it in its own tab); a cell runs and prints 42.
+    // 7. A new Python 3 notebook (the New menu opens it in its own tab); a cell runs and prints 42.
     const [notebook] = await Promise.all([
       context.waitForEvent('page'),
       (async () => {
@@ -225,7 +251,7 @@ describe('signing in through the university IdP and working in a lab, in a real 
     await notebook.close();
     await tree.close();
 
-    // 7. Back in the portal: stop the lab; the card offers Launch again and the stop shows in the history.
+    // 8. Back in the portal: stop the lab; the card offers Launch again and the stop shows in the history.
     await step('lab-stopped', async () => {
       await page.bringToFront();
       await labCard.getByRole('button', { name: 'Stop' }).click();

@@ -6,29 +6,43 @@ export function amount(n: number): string {
   return Number.isInteger(r) ? String(r) : r.toFixed(1);
 }
 
+/** Minutes granted (positive) or taken back (negative) by adjustments this week: left − (limit − used). */
+export function extraOf(b: BudgetLine): number {
+  if (b.limit === null || b.left === null) return 0;
+  return Math.round((b.left + b.used - b.limit) * 10_000) / 10_000;
+}
+
 /** "12.5 of 60 GPU-minutes used, 47.5 left" (or "…used, no limit"): the words every meter also says. */
 export function budgetWords(b: BudgetLine, unit: string): string {
   if (b.limit === null) return `${amount(b.used)} ${unit} used, no limit`;
-  return `${amount(b.used)} of ${amount(b.limit)} ${unit} used, ${amount(Math.max(0, b.left ?? 0))} left`;
+  const extra = extraOf(b);
+  const of =
+    extra > 0
+      ? `${amount(b.limit)} + ${amount(extra)} extra`
+      : extra < 0
+        ? `${amount(b.limit)} − ${amount(-extra)} taken back`
+        : amount(b.limit);
+  return `${amount(b.used)} of ${of} ${unit} used, ${amount(Math.max(0, b.left ?? 0))} left`;
 }
 
 /**
- * One budget as a bar: used against the limit, with what is left shown as the rest of the track.
- * Over the limit (possible: adjustments, a slice's last minutes) the bar fills and turns red; nearly
- * used up it turns amber, so a student sees it before the launch is refused.
+ * One budget as a bar: used against the limit (plus any extra minutes granted), with what is left as
+ * the rest of the track. Used up, the bar turns red; nearly used up (under a fifth left) amber, so a
+ * student sees it coming before a launch is refused.
  */
 export function Meter({ label, line, unit }: { label: string; line: BudgetLine; unit: string }) {
   const width = 320;
   const height = 14;
   const limit = line.limit;
-  const share = limit === null ? 0 : limit === 0 ? 1 : Math.min(1, line.used / limit);
+  const total = limit === null ? 0 : Math.max(0, limit + extraOf(line));
+  const share = limit === null ? 0 : total <= 0 ? 1 : Math.min(1, line.used / total);
   const left = limit === null ? null : Math.max(0, line.left ?? 0);
   const tone =
-    limit === null
+    left === null
       ? 'chart-bar-neutral'
       : left === 0
         ? 'chart-bar-bad'
-        : left !== null && limit > 0 && left / limit < 0.2
+        : total > 0 && left / total < 0.2
           ? 'chart-bar-warn'
           : 'chart-bar-primary';
   const words = budgetWords(line, unit);
@@ -37,13 +51,13 @@ export function Meter({ label, line, unit }: { label: string; line: BudgetLine; 
       <div className="meter-head">
         <span className="meter-label">{label}</span>
         <span className="meter-value">
-          {limit === null ? (
+          {left === null ? (
             <>
               <strong>{amount(line.used)}</strong> used · no limit
             </>
           ) : (
             <>
-              <strong>{amount(left ?? 0)}</strong> of {amount(limit)} left
+              <strong>{amount(left)}</strong> left of {amount(total)}
             </>
           )}
         </span>
@@ -183,8 +197,9 @@ export function StackedColumns({
   const axisW = 44;
   const plotH = 150;
   const colGap = labels.length > 14 ? 3 : 8;
-  const colW = Math.max(8, Math.min(40, Math.floor((560 - axisW) / labels.length) - colGap));
-  const width = axisW + labels.length * (colW + colGap) + 4;
+  const colW = Math.max(8, Math.min(56, Math.floor((560 - axisW) / labels.length) - colGap));
+  // Room on the right for the last column's label, which is centred under it.
+  const width = axisW + labels.length * (colW + colGap) + 28;
   const height = plotH + 30;
   const max = niceMax(Math.max(0, ...totals));
   const y = (v: number) => 8 + plotH - (v / max) * plotH;
@@ -261,6 +276,15 @@ function niceMax(v: number): number {
   const p = 10 ** Math.floor(Math.log10(v));
   for (const m of [1, 2, 5, 10]) if (m * p >= v) return m * p;
   return 10 * p;
+}
+
+/** "Nov 30 – Dec 6, 2026": a budget week (its end is exclusive: the next Monday 00:00 UTC). */
+export function weekText(week: { start: string; end: string }): string {
+  const opts = { day: 'numeric', month: 'short', timeZone: 'UTC' } as const;
+  const start = new Date(week.start);
+  const last = new Date(Date.parse(week.end) - 1);
+  if (Number.isNaN(start.getTime()) || Number.isNaN(last.getTime())) return `${week.start} – ${week.end}`;
+  return `${start.toLocaleDateString(undefined, opts)} – ${last.toLocaleDateString(undefined, { ...opts, year: 'numeric' })}`;
 }
 
 /** "12 Nov" from an ISO date, in the reader's locale, without shifting the UTC day. */

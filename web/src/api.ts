@@ -515,7 +515,7 @@ export const api = {
   ledger: (q: { user?: string; course?: string; limit?: number; before?: string }) => {
     const qs = new URLSearchParams(
       Object.entries(q)
-        .filter((kv): kv is [string, string] => kv[1] !== undefined && kv[1] !== '')
+        .filter(([, v]) => v !== undefined && v !== '')
         .map(([k, v]) => [k, String(v)]),
     ).toString();
     return request<{ entries: LedgerEntry[]; nextBefore: string | null }>('GET', `/api/ledger${qs ? `?${qs}` : ''}`);

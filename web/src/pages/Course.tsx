@@ -177,6 +177,7 @@ export function CoursePage({ id, me, onUnauthorized }: { id: string; me: Me; onU
             onRefresh={loadLabs}
             isInstructor={role === 'instructor' && !isAdmin}
           />
+          <CourseUsageSection courseId={course.id} tick={quotaTick} onError={fail} />
           <Roster
             courseId={course.id}
             members={members}
@@ -186,7 +187,6 @@ export function CoursePage({ id, me, onUnauthorized }: { id: string; me: Me; onU
             onChanged={onMembersChanged}
             onError={fail}
           />
-          <CourseUsageSection courseId={course.id} tick={quotaTick} onError={fail} />
           <QuotaSection
             courseId={course.id}
             canTighten={canManage}

@@ -1,23 +1,22 @@
 import { useCallback, useEffect, useState, type FormEvent } from 'react';
 import { api, type CourseQuota, type CourseUsage, type QuotaCeiling, type QuotaLimits } from '../api';
 import { ErrorMessage, formatDate } from '../ui';
-import { amount, LimitBars, Meter, shortDay, StackedColumns } from '../UsageCharts';
+import { amount, LimitBars, Meter, shortDay, StackedColumns, weekText } from '../UsageCharts';
 
 type Fail = (e: unknown, set: (m: string) => void) => void;
 
 const USAGE_POLL_MS = 60_000;
 
-const LIMITS: { key: keyof QuotaLimits; label: string; unit: string; nullable: boolean }[] = [
-  { key: 'gpuMinutesPerWeek', label: 'GPU-minutes per student per week', unit: 'GPU-minutes', nullable: true },
-  { key: 'cpuHoursPerWeek', label: 'CPU-hours per student per week', unit: 'CPU-hours', nullable: true },
-  { key: 'maxConcurrentLabs', label: 'Labs running at once per student', unit: 'labs', nullable: true },
+const LIMITS: { key: keyof QuotaLimits; label: string; unit: string }[] = [
+  { key: 'gpuMinutesPerWeek', label: 'GPU-minutes per student per week', unit: 'GPU-minutes' },
+  { key: 'cpuHoursPerWeek', label: 'CPU-hours per student per week', unit: 'CPU-hours' },
+  { key: 'maxConcurrentLabs', label: 'Labs running at once per student', unit: 'labs' },
   {
     key: 'coursePoolGpuMinutesPerWeek',
     label: "Course's GPU-minutes per week (all students)",
     unit: 'GPU-minutes',
-    nullable: true,
   },
-  { key: 'sliceMinutes', label: 'GPU time slice', unit: 'minutes', nullable: false },
+  { key: 'sliceMinutes', label: 'GPU time slice', unit: 'minutes' },
 ];
 
 const limitText = (v: number | null | undefined, unit: string) =>
@@ -51,11 +50,7 @@ export function CourseUsageSection({ courseId, tick, onError }: { courseId: stri
     <section aria-labelledby="usage-heading">
       <div className="title-row">
         <h2 id="usage-heading">Usage</h2>
-        {usage ? (
-          <span className="hint push">
-            Week of {formatDate(usage.week.start)} to {formatDate(usage.week.end)}
-          </span>
-        ) : null}
+        {usage ? <span className="hint push">This week: {weekText(usage.week)}</span> : null}
       </div>
       {error ? <ErrorMessage message={error} title="Could not load the course's usage:" /> : null}
       {!usage && !error ? (
@@ -340,14 +335,14 @@ function TighteningForm({
       </p>
       <fieldset disabled={busy}>
         <div className="field-row">
-          {LIMITS.map(({ key, label, unit }) => (
+          {LIMITS.map(({ key, label }) => (
             <div className="field" key={key}>
               <label htmlFor={`tighten-${key}`}>{label}</label>
               <input
                 id={`tighten-${key}`}
                 inputMode="decimal"
                 value={draft[key]}
-                placeholder={`ceiling: ${limitText(quota.ceiling[key], unit)}`}
+                placeholder={quota.ceiling[key] === null ? 'no limit' : `at most ${amount(quota.ceiling[key])}`}
                 onChange={(e) => setDraft({ ...draft, [key]: e.target.value })}
               />
             </div>

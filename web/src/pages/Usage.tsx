@@ -1,8 +1,8 @@
 import { useCallback, useEffect, useState } from 'react';
 import { ApiError, api, errorText, type CampusUsage } from '../api';
 import { Link } from '../router';
-import { ErrorMessage, formatDate } from '../ui';
-import { amount, Meter, shortDay, StackedColumns } from '../UsageCharts';
+import { ErrorMessage } from '../ui';
+import { amount, Meter, shortDay, StackedColumns, weekText } from '../UsageCharts';
 
 const REFRESH_MS = 30_000;
 
@@ -50,7 +50,7 @@ export function UsagePage({ onUnauthorized }: { onUnauthorized: () => void }) {
       </div>
       <p className="muted">
         GPU and CPU time used by each course, from the usage ledger.
-        {usage ? ` This week: ${formatDate(usage.week.start)} to ${formatDate(usage.week.end)}.` : ''}
+        {usage ? ` This week: ${weekText(usage.week)}.` : ''}
         {updated ? ` Updated ${updated.toLocaleTimeString()}.` : ''}
       </p>
       {error ? (
@@ -125,8 +125,8 @@ export function UsagePage({ onUnauthorized }: { onUnauthorized: () => void }) {
           </div>
           <h2>Last eight weeks</h2>
           <StackedColumns
-            title="GPU-minutes per week, by course"
-            labels={usage.weeks.map((w) => `wk ${shortDay(w)}`)}
+            title="GPU-minutes per week (starting Monday), by course"
+            labels={usage.weeks.map(shortDay)}
             series={usage.courses.map((c) => ({ name: `${c.course.code} ${c.course.term}`, values: c.weekly }))}
             unit="GPU-minutes"
           />

@@ -328,6 +328,16 @@ export class LabsService {
       const done = (session.state === 'ready' && !follow) || FINAL.includes(session.state);
       if (done || closed() || Date.now() > deadline) {
         if (done) {
+          // The last step ("ready", "failed: why") is written just after the state changes, maybe by
+          // another process: wait a moment for it, so the stream ends with it, not before it.
+          for (let i = 0; i < 20; i++) {
+            const tail = await this.progress.read(session.id, cursor);
+            cursor = tail.lastId;
+            for (const { id: eventId, ...e } of tail.events)
+              send({ ...e } as Record<string, unknown> & ProgressEvent, eventId);
+            if (tail.events.some((e) => e.progress >= 100) || events.some((e) => e.progress >= 100)) break;
+            await new Promise((r) => setTimeout(r, 50));
+          }
           const view = labView(session);
           send({
             progress: 100,

@@ -99,7 +99,8 @@ export class MeterService {
            LEFT JOIN rigs r ON r.id = s.rig_id
           WHERE s.ready_at IS NOT NULL
             AND (s.state IN ('ready', 'stopping')
-                 OR (s.state IN ('stopped', 'failed', 'lost') AND s.state_changed_at > $1::timestamptz - interval '7 days')))
+                 OR (s.state IN ('stopped', 'failed', 'lost') AND s.state_changed_at > $1::timestamptz - interval '7 days'
+                     AND (s.metered_until IS NULL OR s.metered_until < s.state_changed_at))))
        SELECT * FROM x WHERE end_at > from_at ORDER BY id`,
       [now],
     );
