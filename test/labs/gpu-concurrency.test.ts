@@ -70,11 +70,7 @@ describe('20 concurrent GPU launches on a pool with 3 GPU slots', () => {
     // The others wait in the fair GPU queue with the reason, each told its place.
     expect(waiting.every((s) => s.state === 'queued' && s.gpuQueuedAt !== null)).toBe(true);
     expect(waiting.every((s) => /^waiting for a GPU: /.test(s.stateReason))).toBe(true);
-    const placed = await until(
-      sessions,
-      (all) => all.filter(isWaiting).every((s) => s.queuePosition !== null),
-      15_000,
-    );
+    const placed = await until(sessions, (all) => all.filter(isWaiting).every((s) => s.queuePosition !== null), 15_000);
     expect(
       placed
         .filter(isWaiting)

@@ -136,6 +136,7 @@ function Entries({ tick, onError }: { tick: number; onError: Fail }) {
       setData(await api.ledger({ ...filter, limit: PAGE, before }));
       setError(null);
     } catch (e) {
+      setData(null); // the table would show entries of another filter under the error
       onError(e, setError);
     }
   }, [filter, before, onError]);
