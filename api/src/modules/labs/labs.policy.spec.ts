@@ -1,4 +1,4 @@
-import { canTransition, choosePlacement, cullDecision, RigCandidate, sourcesOf } from './labs.policy';
+import { slotFits, canTransition, choosePlacement, cullDecision, RigCandidate, sourcesOf } from './labs.policy';
 
 const rig = (over: Partial<RigCandidate> & { id: string }): RigCandidate => ({
   name: over.id,
@@ -109,15 +109,34 @@ describe(choosePlacement.name, () => {
       ok: false,
       reason: 'no suitable GPU is free',
       retryable: true,
+      // only a GPU is missing: the launch waits in the fair GPU queue
+      waitFor: 'gpu',
     });
-    expect(
-      choosePlacement([rig({ id: 'a', freeSlots: [slot('s1')], memoryFreeMb: 100 }), rig({ id: 'b' })], {
-        ...cpuOnly,
-        gpu: { required: true },
-      }),
-    ).toMatchObject({
-      ok: false,
+    // A suitable GPU exists but its rig has no memory left: waiting for a GPU would not help.
+    const full = choosePlacement([rig({ id: 'a', freeSlots: [slot('s1')], memoryFreeMb: 100 }), rig({ id: 'b' })], {
+      ...cpuOnly,
+      gpu: { required: true },
     });
+    expect(full).toMatchObject({ ok: false, reason: 'all rigs with a suitable GPU are full' });
+    expect(full.ok === false && full.waitFor).toBeUndefined();
+  });
+});
+
+describe(slotFits.name, () => {
+  const half = { ...slot('h', 'RTX 3060', 'nvidia', 12288), share: 0.5 };
+  it("gives 'whole' only a slot that is the entire GPU", () => {
+    expect(slotFits(slot('w'), { required: true })).toBe(true); // old rows: no mode means whole
+    expect(slotFits(half, { required: true, mode: 'whole' })).toBe(false);
+  });
+  it("gives 'shared' a slot with enough of the GPU's memory", () => {
+    expect(slotFits(half, { required: true, mode: 'shared', minVramMb: 6144 })).toBe(true);
+    expect(slotFits(half, { required: true, mode: 'shared', minVramMb: 8192 })).toBe(false);
+    expect(slotFits(slot('w'), { required: true, mode: 'shared', minVramMb: 4096 })).toBe(true);
+  });
+  it('honours models, driver kinds and health', () => {
+    expect(slotFits(half, { required: true, mode: 'shared', models: ['GTX 1070'] })).toBe(false);
+    expect(slotFits(half, { required: true, mode: 'shared', driverKinds: ['amd'] })).toBe(false);
+    expect(slotFits({ ...half, healthy: false }, { required: true, mode: 'shared' })).toBe(false);
   });
 });
 
