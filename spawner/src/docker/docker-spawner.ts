@@ -58,6 +58,12 @@ function engineMessage(err: unknown): string {
   return (e?.json?.message ?? e?.message ?? String(err)).trim().slice(0, 300);
 }
 
+/** The engine closed a connection in the middle of a request (not: refused it). */
+function isReset(err: unknown): boolean {
+  const e = err as { code?: string; message?: string };
+  return statusOf(err) === undefined && (e?.code === 'ECONNRESET' || /socket hang up/i.test(e?.message ?? ''));
+}
+
 function isUnreachable(err: unknown): boolean {
   if (err instanceof EndpointError) return true;
   const e = err as DockerError & { code?: string };
@@ -95,59 +101,82 @@ export class DockerSpawner implements Spawner {
     onProgress?: (p: Progress) => void,
   ): Promise<{ handle: SpawnHandle; url: string }> {
     validateSpec(spec);
-    const report = (progress: number, message: string) => onProgress?.({ progress, message });
-    const name = containerName(spec);
+    // Each step is told once, even when the start is tried a second time.
+    const said = new Set<string>();
+    const report = (progress: number, message: string) => {
+      if (said.has(message)) return;
+      said.add(message);
+      onProgress?.({ progress, message });
+    };
     try {
-      const docker = this.client(rig);
-      // Idempotent by name: a running container of this session is the answer as it is.
-      let info = await this.inspect(docker, name);
-      if (info?.State.Running) return this.running(rig, info);
-
-      report(10, `Checking the lab image on rig ${rig.name}`);
-      await this.ensureImage(rig, spec.image, onProgress);
-
-      report(30, 'Preparing your home folder');
-      await ensureHomeVolume(docker, spec.home.volume, spec.home.driverOpts, sessionLabels(spec));
-      const network = await ensureLabNetwork(docker, spec.deployment, () => this.engineId(rig, docker));
-
-      // A stopped container of this session is reused (its writable layer is the student's too),
-      // unless it cannot start any more: dead, or attached to a lab network since removed.
-      if (info && (info.State.Status === 'dead' || !this.onNetwork(info, network))) {
-        await this.removeQuietly(docker.getContainer(info.Id));
-        info = null;
-      }
-      let container: Docker.Container;
-      if (info) {
-        container = docker.getContainer(info.Id);
-      } else {
-        report(50, 'Creating your lab container');
-        container = await this.create(docker, spec, rig, network.name);
-      }
-
-      // Before the first start, so Jupyter never shows a home half-filled; repeated on a reused
-      // container it costs one request (the marker says it was done).
-      if (spec.home.starterFiles) {
-        report(60, 'Copying the starter files into your home folder');
-        await copyStarterFiles(container, spec.home.starterFiles);
-      }
-
-      report(70, 'Starting your lab container');
-      try {
-        await container.start();
-      } catch (err) {
-        if (statusOf(err) !== 304) throw err; // 304: another start of this session got there first
-      }
-      info = await container.inspect();
-      if (!info.State.Running) {
-        throw new SpawnError(
-          `the lab container stopped right after starting (${this.exitReason(info)}); see its logs on rig ${rig.name}`,
-          'start_failed',
-        );
-      }
-      return this.running(rig, info);
+      return await this.startOnce(rig, spec, report);
     } catch (err) {
-      throw this.spawnError(rig, err, 'starting the lab', 'start_failed');
+      // A connection the engine reset mid-start ("socket hang up", seen on a busy engine): starting is
+      // idempotent by name, so one more try picks up whatever the first got done.
+      if (!isReset(err)) throw this.spawnError(rig, err, 'starting the lab', 'start_failed');
+      await new Promise((r) => setTimeout(r, 250));
+      try {
+        return await this.startOnce(rig, spec, report);
+      } catch (again) {
+        throw this.spawnError(rig, again, 'starting the lab', 'start_failed');
+      }
     }
+  }
+
+  private async startOnce(
+    rig: RigTarget,
+    spec: LabSpec,
+    report: (progress: number, message: string) => void,
+  ): Promise<{ handle: SpawnHandle; url: string }> {
+    const onProgress = (p: Progress) => report(p.progress, p.message);
+    const name = containerName(spec);
+    const docker = this.client(rig);
+    // Idempotent by name: a running container of this session is the answer as it is.
+    let info = await this.inspect(docker, name);
+    if (info?.State.Running) return this.running(rig, info);
+
+    report(10, `Checking the lab image on rig ${rig.name}`);
+    await this.ensureImage(rig, spec.image, onProgress);
+
+    report(30, 'Preparing your home folder');
+    await ensureHomeVolume(docker, spec.home.volume, spec.home.driverOpts, sessionLabels(spec));
+    const network = await ensureLabNetwork(docker, spec.deployment, () => this.engineId(rig, docker));
+
+    // A stopped container of this session is reused (its writable layer is the student's too),
+    // unless it cannot start any more: dead, or attached to a lab network since removed.
+    if (info && (info.State.Status === 'dead' || !this.onNetwork(info, network))) {
+      await this.removeQuietly(docker.getContainer(info.Id));
+      info = null;
+    }
+    let container: Docker.Container;
+    if (info) {
+      container = docker.getContainer(info.Id);
+    } else {
+      report(50, 'Creating your lab container');
+      container = await this.create(docker, spec, rig, network.name);
+    }
+
+    // Before the first start, so Jupyter never shows a home half-filled; repeated on a reused
+    // container it costs one request (the marker says it was done).
+    if (spec.home.starterFiles) {
+      report(60, 'Copying the starter files into your home folder');
+      await copyStarterFiles(container, spec.home.starterFiles);
+    }
+
+    report(70, 'Starting your lab container');
+    try {
+      await container.start();
+    } catch (err) {
+      if (statusOf(err) !== 304) throw err; // 304: another start of this session got there first
+    }
+    info = await container.inspect();
+    if (!info.State.Running) {
+      throw new SpawnError(
+        `the lab container stopped right after starting (${this.exitReason(info)}); see its logs on rig ${rig.name}`,
+        'start_failed',
+      );
+    }
+    return this.running(rig, info);
   }
 
   /** Whether the container runs. An unknown handle (container gone) is `exited`. */
