@@ -26,6 +26,7 @@ packages_ok() {
   [ -n "${DATABASE_URL:-}" ] || need+=(initdb:postgresql)
   [ -n "${REDIS_URL:-}" ] || need+=(redis-server:redis-server)
   [ -n "${DOCKER_HOST:-}" ] || need+=(dockerd:docker.io ip:iproute2)
+  need+=(busybox:busybox-static) # the rig telemetry probe image is made of it (spawner/src/probes)
   [ ${#need[@]} -eq 0 ] || ensure_packages "${need[@]}"
 }
 

@@ -73,6 +73,9 @@ describe('authorization matrix', () => {
     { method: 'GET', route: '/api/rigs', expect: adminOnly(200) },
     { method: 'POST', route: '/api/rigs', body: () => ({}), expect: adminOnly(400) },
     { method: 'DELETE', route: '/api/rigs/:name', expect: adminOnly(404) },
+    { method: 'POST', route: '/api/rigs/:name/state', body: () => ({}), expect: adminOnly(400) },
+    { method: 'GET', route: '/api/rigs/:name/events', expect: adminOnly(404) },
+    { method: 'GET', route: '/api/rigs/:name/telemetry', expect: adminOnly(404) },
     // the usage ledger: campus IT only
     { method: 'GET', route: '/api/ledger', expect: adminOnly(200) },
     { method: 'GET', route: '/api/ledger/verify', expect: adminOnly(200) },

@@ -100,18 +100,27 @@ describe('portal boot', () => {
       async continueOnCpu() {}
     }
     @Injectable()
+    class RigJobs {
+      @JobHandler(JobName.RollupTelemetry)
+      async rollup() {}
+      @JobHandler(JobName.ProbeTelemetry)
+      async probe() {}
+      @JobHandler(JobName.EnforceRigDrains)
+      async drains() {}
+    }
+    @Injectable()
     class Nobody {}
 
     it('boots when every job has exactly one handler', async () => {
-      await expect(boot(Prober, LabJobs, Culler, QuotaJobs)).resolves.toBeUndefined();
+      await expect(boot(Prober, LabJobs, Culler, QuotaJobs, RigJobs)).resolves.toBeUndefined();
     });
     it('refuses to boot when a job has no handler', async () => {
-      await expect(boot(Prober, LabJobs, QuotaJobs, Nobody)).rejects.toThrow(
+      await expect(boot(Prober, LabJobs, QuotaJobs, RigJobs, Nobody)).rejects.toThrow(
         "job registry is invalid: job 'cull-idle' has no handler",
       );
     });
     it('refuses to boot when a job has two handlers', async () => {
-      await expect(boot(Prober, SecondProber, LabJobs, Culler, QuotaJobs)).rejects.toThrow(
+      await expect(boot(Prober, SecondProber, LabJobs, Culler, QuotaJobs, RigJobs)).rejects.toThrow(
         "job 'probe-rigs' has two handlers: Prober.probe and SecondProber.probeAgain",
       );
     });

@@ -33,6 +33,8 @@ describe('database migrations', () => {
       'TemplateAuthoring1764460800000',
       'LedgerChain1764547200000',
       'Quotas1764633600000',
+      'RigLifecycle1764720000000',
+      'RigTelemetry1764806400000',
     ]);
     expect(await tables(ds)).toEqual([
       'api_tokens',
@@ -48,6 +50,9 @@ describe('database migrations', () => {
       'lab_templates',
       'ledger_checkpoints',
       'ledger_entries',
+      'rig_events',
+      'rig_sample_rollups',
+      'rig_samples',
       'rigs',
       'starter_archives',
       'users',
@@ -85,6 +90,16 @@ describe('database migrations', () => {
         ])
       ).length;
     await ds.undoLastMigration({ transaction: 'each' });
+    expect(await tables(ds)).not.toContain('rig_samples');
+    await ds.query(
+      `INSERT INTO rigs (name, docker_endpoint, cpu_millis, memory_mb, state) VALUES ('r-maint', 'unix:///x.sock', 1000, 1024, 'maintenance')`,
+    );
+    await ds.undoLastMigration({ transaction: 'each' });
+    expect(await tables(ds)).not.toContain('rig_events');
+    // A rig in a state the old schema lacks still takes no labs after the rollback.
+    expect(await ds.query(`SELECT state FROM rigs WHERE name = 'r-maint'`)).toEqual([{ state: 'draining' }]);
+    await ds.query(`DELETE FROM rigs`);
+    await ds.undoLastMigration({ transaction: 'each' });
     expect(await tables(ds)).not.toContain('course_quotas');
     expect(await column('lab_sessions', 'gpu_queued_at')).toBe(0);
     await ds.undoLastMigration({ transaction: 'each' });
@@ -110,6 +125,6 @@ describe('database migrations', () => {
     );
     expect(types).toEqual([]);
     await ds.runMigrations({ transaction: 'each' });
-    expect(await tables(ds)).toHaveLength(16);
+    expect(await tables(ds)).toHaveLength(19);
   });
 });

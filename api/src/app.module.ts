@@ -12,6 +12,9 @@ import { LabsModule } from './modules/labs/labs.module';
 import { LedgerModule } from './modules/ledger/ledger.module';
 import { ProxyModule } from './modules/proxy/proxy.module';
 import { QuotaEnforcementModule } from './modules/quota/quota-enforcement.module';
+import { TelemetryModule } from './modules/telemetry/telemetry.module';
+import { RigHealthModule } from './modules/rig-health/rig-health.module';
+import { RigLifecycleModule } from './modules/rigs/rig-lifecycle.module';
 import { RigsModule } from './modules/rigs/rigs.module';
 import { TemplatesModule } from './modules/templates/templates.module';
 import { UsersModule } from './modules/users/users.module';
@@ -61,9 +64,12 @@ export class AppModule {
         HealthModule,
         TemplatesModule,
         LabsModule,
+        RigLifecycleModule,
+        RigHealthModule,
         LedgerModule,
         ProxyModule,
         QuotaEnforcementModule,
+        TelemetryModule,
       ],
       providers: [{ provide: APP_GUARD, useExisting: AuthGuard }],
     };

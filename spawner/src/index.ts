@@ -14,3 +14,13 @@ export { SpawnError } from './spawner.port';
 export { DockerSpawner, type DockerSpawnerOptions } from './docker/docker-spawner';
 export { LAB_BRIDGE_PREFIX, labNetworkName } from './docker/lab-network';
 export { containerName, LABEL as SPAWNER_LABELS } from './docker/container-spec';
+export type { GpuSample, RigSample, SensorReading } from './probes/sample';
+export {
+  ProbeError,
+  RigProber,
+  type ProbeContainerConfig,
+  type ProbeResult,
+  type RigProberOptions,
+} from './probes/rig-prober';
+export { ensureProbeImage, PROBE_IMAGE_REPO, probeImageTag, probeRecipeHash } from './probes/probe-image';
+export { parseProbeOutput, TelemetryParseError } from './probes/parsers';

@@ -18,6 +18,8 @@ export function testConfig(vars: Record<string, string> = {}): Config {
     SESSION_SECRET: randomBytes(24).toString('hex'),
     LOG_LEVEL: process.env.RIGLAB_TEST_LOG_LEVEL ?? 'silent',
     DEPLOYMENT_ID: `t${process.pid}${randomBytes(3).toString('hex')}`,
+    // Telemetry probes only where a test asks for them (they run containers on the test engine).
+    TELEMETRY_PROBE_INTERVAL_S: '86400',
     ...vars,
   });
 }

@@ -21,6 +21,7 @@ import { AppError } from '../platform/http/app-error';
 import { CliModule } from './cli.module';
 import { addLedgerCommands } from './ledger-commands';
 import { addQuotaCommands } from './quota-commands';
+import { addRigCommands } from './rig-commands';
 import { addTemplateCommands } from './template-commands';
 import { seedDemo } from './seed-demo';
 import { courseArg, table } from './output';
@@ -353,6 +354,7 @@ export function buildCli(): Command {
   addCourseCommands(program);
   addLedgerCommands(program, { withApp, print, usageError: (m) => new CliFailure(m) });
   addQuotaCommands(program, { withApp, print });
+  addRigCommands(program, { withApp, print });
   addTemplateCommands(program, {
     withApp,
     print,

@@ -115,7 +115,8 @@ export class PlacementService {
           return {
             id: rig.id,
             name: rig.name,
-            state: rig.state,
+            // Only active rigs are read above; to the policy any other state means "takes no new labs".
+            state: rig.state === 'active' ? 'active' : 'draining',
             reachable: probe.reachable,
             hasImage: probe.hasImage,
             cpuFreeMillis: rig.cpuMillis - Number(u?.cpu ?? 0),

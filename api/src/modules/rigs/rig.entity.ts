@@ -10,8 +10,13 @@ import {
   UpdateDateColumn,
 } from 'typeorm';
 
-/** Slurm's meanings: active takes work; draining finishes running work, takes none; retired is gone. */
-export const RIG_STATES = ['active', 'draining', 'retired'] as const;
+/**
+ * A rig's life (issue 9), with Slurm's meanings: only `active` takes new labs; `draining` lets running
+ * labs finish (until a deadline) and takes none; `maintenance` holds no labs; `retired` is out for
+ * good, its history kept. `registered` and `burn-in` come before a rig first (or again) takes work.
+ * Allowed moves: rig-lifecycle.policy.ts.
+ */
+export const RIG_STATES = ['registered', 'burn-in', 'active', 'draining', 'maintenance', 'retired'] as const;
 export type RigState = (typeof RIG_STATES)[number];
 
 /** How a rig hands GPUs to containers (spawner/ applies it; DESIGN.md). */
@@ -36,6 +41,17 @@ export class Rig {
   @Column({ type: 'jsonb', nullable: true }) tls!: RigTls | null;
   @Column({ type: 'enum', enum: RIG_STATES, enumName: 'rig_state', default: 'active' }) state!: RigState;
   @Column({ name: 'state_reason', type: 'text', default: '' }) stateReason!: string;
+  /** Where a draining rig goes by itself once its last lab is gone (null: it stays drained). */
+  @Column({ name: 'drain_target', type: 'enum', enum: RIG_STATES, enumName: 'rig_state', nullable: true })
+  drainTarget!: RigState | null;
+  /** When labs still running on a draining rig are stopped (files kept). */
+  @Column({ name: 'drain_deadline', type: 'timestamptz', nullable: true }) drainDeadline!: Date | null;
+  /** Drained by a health rule rather than a person: the rule may put it back after a clean window. */
+  @Column({ name: 'drained_by_rule', type: 'boolean', default: false }) drainedByRule!: boolean;
+  /** Telemetry probes that failed in a row (a rule drains the rig past RIG_PROBE_FAILURES_TO_DRAIN). */
+  @Column({ name: 'probe_failures', type: 'int', default: 0 }) probeFailures!: number;
+  /** The last time a health rule found something wrong with the rig as a whole. */
+  @Column({ name: 'last_fault_at', type: 'timestamptz', nullable: true }) lastFaultAt!: Date | null;
   @Column({ name: 'driver_kind', type: 'enum', enum: GPU_DRIVER_KINDS, enumName: 'gpu_driver_kind', default: 'none' })
   driverKind!: GpuDriverKind;
   /** What admission may hand out on this rig, after what the host itself needs. */
@@ -66,6 +82,10 @@ export class Gpu {
   @Column({ type: 'numeric', precision: 6, scale: 3, default: 1 }) rate!: string;
   @Column({ type: 'boolean', default: true }) healthy!: boolean;
   @Column({ name: 'health_reason', type: 'text', default: '' }) healthReason!: string;
+  /** Who quarantined it: 'rule' (lifted after a clean window) or a person (lifted by an admin only). */
+  @Column({ name: 'quarantined_by', type: 'varchar', length: 100, nullable: true }) quarantinedBy!: string | null;
+  /** The last time a health rule found something wrong with this GPU. */
+  @Column({ name: 'last_fault_at', type: 'timestamptz', nullable: true }) lastFaultAt!: Date | null;
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' }) createdAt!: Date;
 }
 
@@ -88,4 +108,22 @@ export class GpuSlot {
   @Column({ name: 'session_id', type: 'uuid', nullable: true })
   sessionId!: string | null;
   @Column({ name: 'reserved_at', type: 'timestamptz', nullable: true }) reservedAt!: Date | null;
+}
+
+/** One change of a rig's state, by a person or a health rule: the rig's history (kept after retirement). */
+@Entity('rig_events')
+@Index('ix_rig_events_rig', ['rigId', 'at'])
+export class RigEvent {
+  @PrimaryGeneratedColumn('increment', { type: 'bigint', primaryKeyConstraintName: 'PK_rig_events' }) id!: string;
+  @Column({ name: 'rig_id', type: 'uuid' }) rigId!: string;
+  @ManyToOne(() => Rig, { onDelete: 'CASCADE' })
+  @JoinColumn({ name: 'rig_id', foreignKeyConstraintName: 'FK_rig_events_rig' })
+  rig?: Rig;
+  @CreateDateColumn({ type: 'timestamptz' }) at!: Date;
+  @Column({ name: 'from_state', type: 'enum', enum: RIG_STATES, enumName: 'rig_state', nullable: true })
+  fromState!: RigState | null;
+  @Column({ name: 'to_state', type: 'enum', enum: RIG_STATES, enumName: 'rig_state' }) toState!: RigState;
+  @Column({ type: 'text' }) reason!: string;
+  /** A username, 'cli', or 'rule:<name>' / 'system' for the portal's own decisions. */
+  @Column({ type: 'varchar', length: 100 }) actor!: string;
 }

@@ -14,6 +14,9 @@ export const rigView = (r: Rig) => ({
   tls: !!r.tls,
   state: r.state,
   stateReason: r.stateReason,
+  /** While draining: where the rig goes once its labs are gone, and when the rest are stopped. */
+  drainTarget: r.drainTarget,
+  drainDeadline: r.drainDeadline,
   driver: r.driverKind,
   cpus: r.cpuMillis / 1000,
   memoryMb: r.memoryMb,

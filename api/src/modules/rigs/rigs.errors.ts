@@ -8,6 +8,8 @@ export enum RigErrorCode {
   BadCapacity = 'rig.bad_capacity',
   InUse = 'rig.in_use',
   BadGpu = 'rig.bad_gpu',
+  BadTransition = 'rig.bad_transition',
+  HasHistory = 'rig.has_history',
 }
 
 export const rigNotFound = (name: string) =>

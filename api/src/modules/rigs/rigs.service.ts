@@ -186,7 +186,10 @@ export class RigsService {
     return rig;
   }
 
-  /** Removes a rig with no live labs; a rig still in use must be drained first. */
+  /**
+   * Removes a rig with no live labs and no history (a mistyped registration); a rig that ever ran
+   * labs is retired instead, so its history stays.
+   */
   async remove(name: string): Promise<Rig> {
     const rig = await this.byName(name);
     const live = await this.sessions.count({ where: { rigId: rig.id, state: In([...ACTIVE_LAB_STATES]) } });
@@ -195,6 +198,14 @@ export class RigsService {
         RigErrorCode.InUse,
         'conflict',
         `rig '${name}' still runs ${live} lab(s): drain it and wait for them to stop first`,
+      );
+    }
+    const past = await this.sessions.count({ where: { rigId: rig.id } });
+    if (past > 0) {
+      throw new AppError(
+        RigErrorCode.HasHistory,
+        'conflict',
+        `rig '${name}' has run ${past} lab(s): retire it instead to keep its history (riglab rig retire ${name} --reason ...)`,
       );
     }
     await this.rigs.delete({ id: rig.id });

@@ -104,6 +104,19 @@ export const envSchema = z.object({
   RIG_PROBE_TIMEOUT_MS: intIn(100, 60000, 2000),
   RIG_PROBE_INTERVAL_S: intIn(5, 3600, 30),
   RIG_TLS_DIR: z.string().optional(),
+  RIG_DRAIN_DEADLINE_MINUTES: intIn(0, 7 * 24 * 60, 60),
+  RIG_DRAIN_CHECK_INTERVAL_S: intIn(1, 3600, 30),
+  RIG_HEALTH_CLEAN_WINDOW_MINUTES: intIn(1, 7 * 24 * 60, 30),
+  RIG_PROBE_FAILURES_TO_DRAIN: intIn(1, 1000, 3),
+  RIG_DISK_MIN_FREE_PERCENT: intIn(0, 100, 5),
+  /** Per-model slowdown thresholds overriding the built-in table: `RTX 3060=90,GTX 1070=92`. */
+  RIG_GPU_SLOWDOWN_C: z
+    .string()
+    .default('')
+    .refine(
+      (v) => list(v).every((x) => MODEL_TEMP.test(x)),
+      'give MODEL=DEGREES pairs, e.g. "RTX 3060=90,GTX 1070=92"',
+    ),
   SESSION_IDLE_MINUTES: intIn(5, 7 * 24 * 60, 8 * 60),
   LAUNCH_TIMEOUT_S: intIn(10, 3600, 120),
   LAUNCH_CONCURRENCY: intIn(1, 10000, 20),
@@ -137,6 +150,10 @@ export const envSchema = z.object({
     .max(24 * 365, 'must be at most a year')
     .default(72),
   GPU_QUEUE_INTERVAL_S: intIn(1, 300, 3),
+  TELEMETRY_RAW_HOURS: intIn(1, 24 * 14, 24),
+  TELEMETRY_ROLLUP_DAYS: intIn(1, 3650, 90),
+  TELEMETRY_ROLLUP_INTERVAL_S: intIn(10, 3600, 300),
+  TELEMETRY_PROBE_INTERVAL_S: intIn(5, 86400, 30),
   GPU_QUEUE_MAX_WAIT_MINUTES: intIn(1, 7 * 24 * 60, 240),
   HOME_STORAGE: z.enum(['local', 'nfs'], { message: 'must be local or nfs' }).default('local'),
   HOME_NFS_SERVER: z.string().optional(),
@@ -172,7 +189,17 @@ export interface Config {
   metricsToken: string | null;
   /** Sign-in attempts per client address per minute (SSO starts, ACS posts, dev IdP passwords). */
   signInRatePerMinute: number;
-  rigs: { probeTimeoutMs: number; probeIntervalS: number; tlsDir: string };
+  rigs: {
+    probeTimeoutMs: number;
+    probeIntervalS: number;
+    tlsDir: string;
+    drainDeadlineMinutes: number;
+    drainCheckIntervalS: number;
+    healthCleanWindowMinutes: number;
+    probeFailuresToDrain: number;
+    diskMinFreePercent: number;
+    gpuSlowdownC: Record<string, number>;
+  };
   sessionIdleMinutes: number;
   labs: {
     /** From Launch to Jupyter answering; past it the launch fails and everything it held is freed. */
@@ -206,6 +233,8 @@ export interface Config {
     queueIntervalS: number;
     queueMaxWaitS: number;
   };
+  /** Rig telemetry: raw samples kept this long, five-minute rollups that long, rolled up this often. */
+  telemetry: { rawHours: number; rollupDays: number; rollupIntervalS: number; probeIntervalS: number };
   /** Where students' homes live: a local volume on the rig, or NFS shared by every rig. */
   homes: { storage: 'local' } | { storage: 'nfs'; server: string; exportPath: string };
   projectRoot: string;
@@ -238,6 +267,11 @@ export interface SamlSettings {
   /** Matches course group values; named groups code, term and role. */
   coursePattern: RegExp;
 }
+
+const MODEL_TEMP = /^[^=]+=\d{2,3}$/;
+/** `RTX 3060=90,GTX 1070=92` (validated by the schema) as a model → degrees map. */
+const modelTemps = (v: string): Record<string, number> =>
+  Object.fromEntries(list(v).map((x) => [x.split('=')[0].trim(), Number(x.split('=')[1])]));
 
 const list = (v: string) =>
   v
@@ -385,6 +419,12 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     rigs: {
       probeTimeoutMs: e.RIG_PROBE_TIMEOUT_MS,
       probeIntervalS: e.RIG_PROBE_INTERVAL_S,
+      drainDeadlineMinutes: e.RIG_DRAIN_DEADLINE_MINUTES,
+      drainCheckIntervalS: e.RIG_DRAIN_CHECK_INTERVAL_S,
+      healthCleanWindowMinutes: e.RIG_HEALTH_CLEAN_WINDOW_MINUTES,
+      probeFailuresToDrain: e.RIG_PROBE_FAILURES_TO_DRAIN,
+      diskMinFreePercent: e.RIG_DISK_MIN_FREE_PERCENT,
+      gpuSlowdownC: modelTemps(e.RIG_GPU_SLOWDOWN_C),
       tlsDir: isAbsolute(tlsDir) ? tlsDir : join(root, tlsDir),
     },
     sessionIdleMinutes: e.SESSION_IDLE_MINUTES,
@@ -411,6 +451,12 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       usageHalfLifeMs: e.QUOTA_USAGE_HALF_LIFE_HOURS * 3_600_000,
       queueIntervalS: e.GPU_QUEUE_INTERVAL_S,
       queueMaxWaitS: e.GPU_QUEUE_MAX_WAIT_MINUTES * 60,
+    },
+    telemetry: {
+      rawHours: e.TELEMETRY_RAW_HOURS,
+      rollupDays: e.TELEMETRY_ROLLUP_DAYS,
+      rollupIntervalS: e.TELEMETRY_ROLLUP_INTERVAL_S,
+      probeIntervalS: e.TELEMETRY_PROBE_INTERVAL_S,
     },
     homes:
       e.HOME_STORAGE === 'nfs'

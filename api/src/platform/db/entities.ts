@@ -3,8 +3,9 @@ import { AuditEvent } from '../../modules/audit/audit-event.entity';
 import { Course, Enrollment } from '../../modules/courses/course.entity';
 import { LabSession, LabSessionEvent } from '../../modules/labs/lab-session.entity';
 import { CourseQuota } from '../../modules/quota/course-quota.entity';
+import { RigSampleRollup, RigSampleRow } from '../../modules/telemetry/telemetry.entity';
 import { LedgerCheckpoint, LedgerEntry } from '../../modules/ledger/ledger-entry.entity';
-import { Gpu, GpuSlot, Rig } from '../../modules/rigs/rig.entity';
+import { Gpu, GpuSlot, Rig, RigEvent } from '../../modules/rigs/rig.entity';
 import { LabTemplate, LabTemplateVersion, StarterArchive } from '../../modules/templates/lab-template.entity';
 import { User } from '../../modules/users/user.entity';
 
@@ -18,11 +19,14 @@ export const ENTITIES = [
   Rig,
   Gpu,
   GpuSlot,
+  RigEvent,
   LabSession,
   LabSessionEvent,
   LedgerEntry,
   LedgerCheckpoint,
   CourseQuota,
+  RigSampleRow,
+  RigSampleRollup,
   ApiToken,
   AuditEvent,
 ];

@@ -17,6 +17,9 @@ export enum JobName {
   MeterUsage = 'meter-usage',
   DispatchGpuQueue = 'dispatch-gpu-queue',
   ContinueOnCpu = 'continue-on-cpu',
+  RollupTelemetry = 'rollup-telemetry',
+  ProbeTelemetry = 'probe-telemetry',
+  EnforceRigDrains = 'enforce-rig-drains',
 }
 
 export type JobPayload =
@@ -27,7 +30,10 @@ export type JobPayload =
   | { name: JobName.ProbeRigs; data: Record<string, never> }
   | { name: JobName.MeterUsage; data: Record<string, never> }
   | { name: JobName.DispatchGpuQueue; data: Record<string, never> }
-  | { name: JobName.ContinueOnCpu; data: { sessionId: string } };
+  | { name: JobName.ContinueOnCpu; data: { sessionId: string } }
+  | { name: JobName.RollupTelemetry; data: Record<string, never> }
+  | { name: JobName.ProbeTelemetry; data: Record<string, never> }
+  | { name: JobName.EnforceRigDrains; data: Record<string, never> };
 
 export type JobData<N extends JobName> = Extract<JobPayload, { name: N }>['data'];
 
@@ -41,4 +47,7 @@ export const JOB_QUEUE: Record<JobName, QueueName> = {
   [JobName.MeterUsage]: QueueName.Quota,
   [JobName.DispatchGpuQueue]: QueueName.Quota,
   [JobName.ContinueOnCpu]: QueueName.Labs,
+  [JobName.RollupTelemetry]: QueueName.Maintenance,
+  [JobName.ProbeTelemetry]: QueueName.Maintenance,
+  [JobName.EnforceRigDrains]: QueueName.Maintenance,
 };

@@ -106,6 +106,9 @@ export class QueueService implements OnModuleInit, OnApplicationBootstrap, OnMod
       [JobName.CullIdle, this.config.labs.cullIntervalS],
       [JobName.MeterUsage, this.config.quota.meterIntervalS],
       [JobName.DispatchGpuQueue, this.config.quota.queueIntervalS],
+      [JobName.EnforceRigDrains, this.config.rigs.drainCheckIntervalS],
+      [JobName.RollupTelemetry, this.config.telemetry.rollupIntervalS],
+      [JobName.ProbeTelemetry, this.config.telemetry.probeIntervalS],
     ];
     try {
       for (const [job, seconds] of every) {

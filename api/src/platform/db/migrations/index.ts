@@ -4,6 +4,8 @@ import { SsoIdentity1764374400000 } from './1764374400000-sso-identity';
 import { TemplateAuthoring1764460800000 } from './1764460800000-template-authoring';
 import { LedgerChain1764547200000 } from './1764547200000-ledger-chain';
 import { Quotas1764633600000 } from './1764633600000-quotas';
+import { RigLifecycle1764720000000 } from './1764720000000-rig-lifecycle';
+import { RigTelemetry1764806400000 } from './1764806400000-rig-telemetry';
 
 /** In order of application. A schema change is a new file here, never an edit of an applied one. */
 export const MIGRATIONS = [
@@ -13,4 +15,6 @@ export const MIGRATIONS = [
   TemplateAuthoring1764460800000,
   LedgerChain1764547200000,
   Quotas1764633600000,
+  RigLifecycle1764720000000,
+  RigTelemetry1764806400000,
 ];

@@ -1,0 +1,31 @@
+import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn, PrimaryGeneratedColumn } from 'typeorm';
+import type { RigSample } from '../../../../spawner/src/probes/sample';
+import { Rig } from '../rigs/rig.entity';
+
+/** One probe of a rig, as it came (kept TELEMETRY_RAW_HOURS). */
+@Entity('rig_samples')
+@Index('ix_rig_samples_rig_at', ['rigId', 'at'])
+export class RigSampleRow {
+  @PrimaryGeneratedColumn('increment', { type: 'bigint', primaryKeyConstraintName: 'PK_rig_samples' }) id!: string;
+  @Column({ name: 'rig_id', type: 'uuid' }) rigId!: string;
+  @ManyToOne(() => Rig, { onDelete: 'CASCADE' })
+  @JoinColumn({ name: 'rig_id', foreignKeyConstraintName: 'FK_rig_samples_rig' })
+  rig?: Rig;
+  @Column({ type: 'timestamptz' }) at!: Date;
+  @Column({ type: 'jsonb' }) sample!: RigSample;
+}
+
+/** Five minutes of one series (e.g. `gpu.0.temperatureC`) of a rig (kept TELEMETRY_ROLLUP_DAYS). */
+@Entity('rig_sample_rollups')
+export class RigSampleRollup {
+  @PrimaryColumn({ name: 'rig_id', type: 'uuid', primaryKeyConstraintName: 'PK_rig_sample_rollups' }) rigId!: string;
+  @ManyToOne(() => Rig, { onDelete: 'CASCADE' })
+  @JoinColumn({ name: 'rig_id', foreignKeyConstraintName: 'FK_rig_sample_rollups_rig' })
+  rig?: Rig;
+  @PrimaryColumn({ type: 'timestamptz', primaryKeyConstraintName: 'PK_rig_sample_rollups' }) bucket!: Date;
+  @PrimaryColumn({ type: 'varchar', length: 120, primaryKeyConstraintName: 'PK_rig_sample_rollups' }) series!: string;
+  @Column({ type: 'double precision' }) avg!: number;
+  @Column({ type: 'double precision' }) min!: number;
+  @Column({ type: 'double precision' }) max!: number;
+  @Column({ type: 'int' }) n!: number;
+}

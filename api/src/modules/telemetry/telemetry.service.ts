@@ -1,0 +1,133 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import type { RigSample } from '../../../../spawner/src/probes/sample';
+import type { Config } from '../../platform/config/config';
+import { CONFIG } from '../../platform/config/config.module';
+import { withTryLock } from '../../platform/db/try-lock';
+import { AppError } from '../../platform/http/app-error';
+import { JobHandler } from '../../platform/queue/job-handler.decorator';
+import { JobName } from '../../platform/queue/jobs';
+import { BUCKET_MS, bucketOf, rollUp, seriesOf } from './telemetry.policy';
+
+export interface SeriesPoint {
+  at: Date;
+  value: number;
+  min?: number;
+  max?: number;
+}
+
+/**
+ * Rig telemetry in Postgres: every probe's sample as it came (kept TELEMETRY_RAW_HOURS), rolled up
+ * into five-minute aggregates per series (kept TELEMETRY_ROLLUP_DAYS). The rollup job recomputes only
+ * complete buckets from the raw rows, so running it twice, late, or from two processes writes the same.
+ */
+@Injectable()
+export class TelemetryService {
+  private readonly log = new Logger(TelemetryService.name);
+
+  constructor(
+    @Inject(CONFIG) private readonly config: Config,
+    @InjectDataSource() private readonly db: DataSource,
+  ) {}
+
+  async store(rigId: string, sample: RigSample): Promise<void> {
+    await this.db.query(`INSERT INTO rig_samples (rig_id, at, sample) VALUES ($1, $2, $3)`, [
+      rigId,
+      new Date(sample.at),
+      JSON.stringify(sample),
+    ]);
+  }
+
+  @JobHandler(JobName.RollupTelemetry)
+  rollupJob(): Promise<{ rolled: number; rawDeleted: number; rollupsDeleted: number } | 'busy'> {
+    return withTryLock(this.db, 'riglab.telemetry-rollup', () => this.rollup(new Date()));
+  }
+
+  async rollup(now: Date): Promise<{ rolled: number; rawDeleted: number; rollupsDeleted: number }> {
+    const until = bucketOf(now); // the current bucket is not complete yet
+    const rawKeepMs = this.config.telemetry.rawHours * 3_600_000;
+    let rolled = 0;
+    const rigs: Array<{ rig_id: string; from: Date | null }> = await this.db.query(
+      `SELECT s.rig_id, (SELECT max(bucket) FROM rig_sample_rollups r WHERE r.rig_id = s.rig_id) AS "from"
+         FROM (SELECT DISTINCT rig_id FROM rig_samples) s`,
+    );
+    for (const { rig_id: rigId, from } of rigs) {
+      // From the last bucket written (again: it may have been written before all its samples came).
+      const since = from ?? new Date(now.getTime() - rawKeepMs);
+      const rows: Array<{ at: Date; sample: RigSample }> = await this.db.query(
+        `SELECT at, sample FROM rig_samples WHERE rig_id = $1 AND at >= $2 AND at < $3 ORDER BY at`,
+        [rigId, since, until],
+      );
+      const rollups = rollUp(rows);
+      for (let i = 0; i < rollups.length; i += 500) {
+        const chunk = rollups.slice(i, i + 500);
+        await this.db.query(
+          `INSERT INTO rig_sample_rollups (rig_id, bucket, series, avg, min, max, n)
+           SELECT $1, * FROM unnest($2::timestamptz[], $3::varchar[], $4::float8[], $5::float8[], $6::float8[], $7::int[])
+           ON CONFLICT (rig_id, bucket, series) DO UPDATE
+             SET avg = excluded.avg, min = excluded.min, max = excluded.max, n = excluded.n`,
+          [
+            rigId,
+            chunk.map((r) => r.bucket),
+            chunk.map((r) => r.series),
+            chunk.map((r) => r.avg),
+            chunk.map((r) => r.min),
+            chunk.map((r) => r.max),
+            chunk.map((r) => r.n),
+          ],
+        );
+      }
+      rolled += rollups.length;
+    }
+    const [, rawDeleted] = (await this.db.query(`DELETE FROM rig_samples WHERE at < $1`, [
+      new Date(now.getTime() - rawKeepMs),
+    ])) as [unknown, number];
+    const [, rollupsDeleted] = (await this.db.query(`DELETE FROM rig_sample_rollups WHERE bucket < $1`, [
+      new Date(now.getTime() - this.config.telemetry.rollupDays * 86_400_000),
+    ])) as [unknown, number];
+    if (rolled || rawDeleted || rollupsDeleted)
+      this.log.log(`telemetry: ${rolled} rollups written, ${rawDeleted} raw and ${rollupsDeleted} rollups expired`);
+    return { rolled, rawDeleted, rollupsDeleted };
+  }
+
+  /**
+   * A rig's series since a time, for charts: raw points (`raw`, the last day) or five-minute
+   * aggregates (`5m`). `prefix` picks series, e.g. `gpu.` for every GPU reading.
+   */
+  async series(
+    rigName: string,
+    since: Date,
+    resolution: 'raw' | '5m',
+    prefix = '',
+  ): Promise<{ rig: string; resolution: string; since: Date; series: Record<string, SeriesPoint[]> }> {
+    const [rig] = (await this.db.query(`SELECT id FROM rigs WHERE name = $1`, [rigName])) as Array<{ id: string }>;
+    if (!rig) throw new AppError('telemetry.rig_not_found', 'not_found', `no rig named '${rigName}'`);
+    const out: Record<string, SeriesPoint[]> = {};
+    if (resolution === 'raw') {
+      const rows: Array<{ at: Date; sample: RigSample }> = await this.db.query(
+        `SELECT at, sample FROM rig_samples WHERE rig_id = $1 AND at >= $2 ORDER BY at LIMIT 20000`,
+        [rig.id, since],
+      );
+      for (const { at, sample } of rows)
+        for (const [k, value] of seriesOf(sample)) if (k.startsWith(prefix)) (out[k] ??= []).push({ at, value });
+    } else {
+      const rows: Array<{ bucket: Date; series: string; avg: number; min: number; max: number }> = await this.db.query(
+        `SELECT bucket, series, avg, min, max FROM rig_sample_rollups
+          WHERE rig_id = $1 AND bucket >= $2 AND series LIKE $3 ORDER BY bucket LIMIT 100000`,
+        [rig.id, new Date(Math.floor(since.getTime() / BUCKET_MS) * BUCKET_MS), `${prefix.replace(/[%_]/g, '\\$&')}%`],
+      );
+      for (const r of rows) (out[r.series] ??= []).push({ at: r.bucket, value: r.avg, min: r.min, max: r.max });
+    }
+    return { rig: rigName, resolution, since, series: out };
+  }
+
+  /** The newest sample of each rig, if not older than `maxAgeMs` (stale rigs drop out of /metrics). */
+  async latest(maxAgeMs = 10 * 60_000): Promise<Array<{ rig: string; sample: RigSample }>> {
+    return this.db.query(
+      `SELECT DISTINCT ON (s.rig_id) r.name AS rig, s.sample FROM rig_samples s JOIN rigs r ON r.id = s.rig_id
+        WHERE s.at > $1 ORDER BY s.rig_id, s.at DESC`,
+      [new Date(Date.now() - maxAgeMs)],
+    );
+  }
+}

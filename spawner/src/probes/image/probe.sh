@@ -1,0 +1,73 @@
+#!/bin/sh
+# riglab telemetry probe: runs inside the read-only probe container (busybox only) and prints what
+# the rig's hardware offers, one delimited section per source. It reads, never writes: every source
+# that is missing is named on a "@@riglab missing SOURCE REASON" line instead of failing the probe.
+# The parsers in spawner/src/probes/parsers read this format; change both together.
+# A sysfs read can block on a sick GPU, so every slow source runs under `timeout`.
+
+section() { echo "@@riglab section $1"; }
+missing() { echo "@@riglab missing $1 $2"; }
+
+echo "@@riglab probe 1"
+
+section nproc
+nproc
+
+section loadavg
+cat /proc/loadavg
+
+section meminfo
+cat /proc/meminfo
+
+# The engine's data root is bind-mounted read-only here by the spawner (see rig-prober.ts).
+if [ -d /rig/data-root ]; then
+  section df
+  df -P -k /rig/data-root
+else
+  missing df "the engine's data root was not mounted into the probe"
+fi
+
+# Board sensors. `grep .` prints "path:value" for every readable file and skips unreadable ones.
+set -- /sys/class/hwmon/hwmon*
+if [ -e "$1" ]; then
+  section hwmon
+  for h in "$@"; do
+    timeout 2 grep -s . "$h"/name "$h"/temp*_input "$h"/temp*_label "$h"/fan*_input "$h"/power*_average 2>/dev/null
+  done
+else
+  missing hwmon "no hwmon sensors are exposed by this rig's kernel"
+fi
+
+# AMD GPUs (amdgpu driver): only cards whose vendor is 0x1002 are read.
+amd=0
+for d in /sys/class/drm/card[0-9]*/device; do
+  [ -e "$d/vendor" ] || continue
+  [ "$(cat "$d/vendor" 2>/dev/null)" = "0x1002" ] || continue
+  [ $amd -eq 0 ] && section amd
+  amd=1
+  timeout 2 grep -s . "$d"/vendor "$d"/device "$d"/uevent "$d"/gpu_busy_percent \
+    "$d"/mem_info_vram_total "$d"/mem_info_vram_used \
+    "$d"/current_link_speed "$d"/current_link_width "$d"/max_link_speed "$d"/max_link_width \
+    "$d"/hwmon/hwmon*/temp1_input "$d"/hwmon/hwmon*/fan1_input "$d"/hwmon/hwmon*/power1_average \
+    "$d"/hwmon/hwmon*/power1_cap 2>/dev/null
+done
+[ $amd -eq 1 ] || missing amd "no AMD GPU (amdgpu driver) on this rig"
+
+# NVIDIA: the NVIDIA container runtime mounts nvidia-smi into the probe when GPUs are requested.
+if command -v nvidia-smi >/dev/null 2>&1; then
+  section nvidia-smi
+  timeout 4 nvidia-smi --query-gpu=index,uuid,name,driver_version,pci.bus_id,temperature.gpu,fan.speed,power.draw,power.limit,memory.used,memory.total,utilization.gpu,clocks.sm,clocks.mem,clocks_throttle_reasons.active,pcie.link.gen.current,pcie.link.gen.max,pcie.link.width.current,pcie.link.width.max --format=csv 2>&1
+  echo "@@riglab exit $?"
+else
+  missing nvidia-smi "not available in the probe (no NVIDIA runtime or GPUs on this rig)"
+fi
+
+# BMC sensors, on server boards only.
+if command -v ipmitool >/dev/null 2>&1 && [ -e /dev/ipmi0 ]; then
+  section ipmitool
+  timeout 4 ipmitool sdr 2>&1
+else
+  missing ipmitool "no BMC on this rig (ipmitool or /dev/ipmi0 absent)"
+fi
+
+echo "@@riglab end"

@@ -1,0 +1,68 @@
+import type { GpuSample, RigSample, SensorReading } from '../sample';
+import { parseAmdSysfs } from './amd-sysfs';
+import { TelemetryParseError } from './errors';
+import { parseHwmon } from './hwmon';
+import { parseIpmitoolSdr } from './ipmitool';
+import { parseNvidiaSmiCsv } from './nvidia-smi';
+import { splitSections } from './sections';
+import { parseDf, parseLoadavg, parseMeminfo, parseNproc } from './system';
+
+export { parseAmdSysfs, pcieGenOf } from './amd-sysfs';
+export { TelemetryParseError } from './errors';
+export { parseHwmon } from './hwmon';
+export { parseIpmitoolSdr } from './ipmitool';
+export { parseNvidiaSmiCsv } from './nvidia-smi';
+export { splitSections } from './sections';
+export { parseDf, parseLoadavg, parseMeminfo, parseNproc } from './system';
+
+/**
+ * The whole probe output → RigSample. A section that cannot be read does not sink the sample: its
+ * readings stay null and `notAvailable` says why, as a missing tool would. Only output that is not
+ * from the probe at all throws (TelemetryParseError).
+ */
+export function parseProbeOutput(output: string, at: string = new Date().toISOString()): RigSample {
+  const { sections, missing, complete } = splitSections(output);
+  const notAvailable = [...missing];
+  const read = <T>(source: string, fn: (lines: string[]) => T): T | null => {
+    const lines = sections.get(source);
+    if (!lines) return null;
+    try {
+      return fn(lines);
+    } catch (err) {
+      const why = err instanceof TelemetryParseError ? err.message.replace(`${source}: `, '') : String(err);
+      notAvailable.push({ source, why: `unreadable output: ${why}` });
+      return null;
+    }
+  };
+  const mem = read('meminfo', parseMeminfo);
+  const df = read('df', parseDf);
+  const gpus: GpuSample[] = [
+    ...(read('nvidia-smi', (lines) => {
+      const exit = lines.find((l) => l.startsWith('@@riglab exit '));
+      const code = exit ? Number(exit.slice('@@riglab exit '.length)) : 0;
+      const body = lines.filter((l) => !l.startsWith('@@riglab '));
+      // nvidia-smi says why it failed on its first line ("NVIDIA-SMI has failed because ...").
+      if (code !== 0) throw new TelemetryParseError('nvidia-smi', `exited with ${code}: ${body[0] ?? 'no message'}`);
+      return parseNvidiaSmiCsv(body.join('\n'));
+    }) ?? []),
+    ...(read('amd', parseAmdSysfs) ?? []),
+  ];
+  const sensors: SensorReading[] = [
+    ...(read('hwmon', parseHwmon) ?? []),
+    ...(read('ipmitool', parseIpmitoolSdr) ?? []),
+  ];
+  if (!complete)
+    notAvailable.push({ source: 'probe', why: 'the probe stopped before its end (cut off by its time budget)' });
+  return {
+    at,
+    load1: read('loadavg', parseLoadavg),
+    cpus: read('nproc', parseNproc),
+    memoryTotalMb: mem?.memoryTotalMb ?? null,
+    memoryAvailableMb: mem?.memoryAvailableMb ?? null,
+    diskTotalMb: df?.diskTotalMb ?? null,
+    diskFreeMb: df?.diskFreeMb ?? null,
+    gpus,
+    sensors,
+    notAvailable,
+  };
+}
