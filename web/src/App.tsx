@@ -13,6 +13,7 @@ import { StatusPage } from './pages/Status';
 import { TemplatesPage } from './pages/Templates';
 import { TemplateEditPage } from './pages/TemplateEdit';
 import { UsagePage } from './pages/Usage';
+import { RigsPage } from './pages/Rigs';
 import { LedgerPage } from './pages/Ledger';
 
 type Session =
@@ -29,6 +30,7 @@ const TITLES: Record<string, string> = {
   '/tokens': 'API tokens',
   '/status': 'Status',
   '/usage': 'Usage',
+  '/rigs': 'Rigs',
   '/ledger': 'Usage ledger',
 };
 
@@ -145,6 +147,9 @@ export function App() {
       break;
     case '/usage':
       page = <UsagePage onUnauthorized={signedOut} />;
+      break;
+    case '/rigs':
+      page = <RigsPage onUnauthorized={signedOut} />;
       break;
     case '/ledger':
       page = <LedgerPage onUnauthorized={signedOut} />;

@@ -54,6 +54,11 @@ export function Header({ me, path, onSignedOut }: { me: Me; path: string; onSign
             ) : null}
             {isAdmin ? (
               <li>
+                <Link href="/rigs">Rigs</Link>
+              </li>
+            ) : null}
+            {isAdmin ? (
+              <li>
                 <Link href="/usage">Usage</Link>
               </li>
             ) : null}

@@ -479,6 +479,36 @@ export async function retryOnceWhenBusy<T>(fn: () => Promise<T>, onWait: (second
 const enc = encodeURIComponent;
 const course = (id: string) => `/api/courses/${enc(id)}`;
 
+/** A rig as campus IT sees it (GET /api/rigs). */
+export type RigState = 'registered' | 'burn-in' | 'active' | 'draining' | 'maintenance' | 'retired';
+export interface Rig {
+  id: string;
+  name: string;
+  endpoint: string;
+  state: RigState;
+  stateReason: string;
+  drainTarget: RigState | null;
+  drainDeadline: string | null;
+  driver: string;
+  cpus: number;
+  memoryMb: number;
+  lastSeenAt: string | null;
+  engineVersion: string | null;
+}
+export interface RigEvent {
+  at: string;
+  from: string | null;
+  to: string;
+  reason: string;
+  actor: string;
+}
+export interface RigTelemetry {
+  rig: string;
+  resolution: string;
+  since: string;
+  series: Record<string, Array<{ at: string; value: number; min?: number; max?: number }>>;
+}
+
 export const api = {
   authConfig: () => request<AuthConfig>('GET', '/api/auth/config'),
   /** Ends the session; `redirect` is where the browser must go next (the IdP's single logout), if anywhere. */
@@ -511,6 +541,15 @@ export const api = {
   ) => request<CourseQuota>('PUT', `${course(id)}/quota`, { body }),
   courseUsage: (id: string) => request<CourseUsage>('GET', `${course(id)}/usage`),
   campusUsage: () => request<CampusUsage>('GET', '/api/usage/courses'),
+  rigs: () => request<Rig[]>('GET', '/api/rigs'),
+  rigEvents: (name: string) => request<RigEvent[]>('GET', `/api/rigs/${enc(name)}/events`),
+  setRigState: (name: string, body: { to: RigState; reason: string; deadline?: string }) =>
+    request<Rig>('POST', `/api/rigs/${enc(name)}/state`, { body }),
+  rigTelemetry: (name: string, since: Date, resolution: 'raw' | '5m') =>
+    request<RigTelemetry>(
+      'GET',
+      `/api/rigs/${enc(name)}/telemetry?resolution=${resolution}&since=${encodeURIComponent(since.toISOString())}`,
+    ),
   verifyLedger: () => request<LedgerVerifyReport>('GET', '/api/ledger/verify'),
   ledger: (q: { user?: string; course?: string; limit?: number; before?: string }) => {
     const qs = new URLSearchParams(
