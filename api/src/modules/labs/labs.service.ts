@@ -16,8 +16,7 @@ import { ACTIVE_LAB_STATES, LabSession, LabState } from './lab-session.entity';
 import { LabProgressService, ProgressEvent } from './lab-progress.service';
 import { LabSessionsRepository } from './lab-sessions.repository';
 import { labBaseUrl } from './lab-runner.service';
-import { LabStopperService } from './lab-stopper.service';
-import { sourcesOf } from './labs.policy';
+import { RouteTable } from './route-table';
 import { QuotaService } from '../quota/quota.service';
 import { LabErrorCode, labNotFound } from './labs.errors';
 
@@ -67,7 +66,7 @@ export class LabsService {
     private readonly sessions: LabSessionsRepository,
     private readonly progress: LabProgressService,
     private readonly queue: QueueService,
-    private readonly stopper: LabStopperService,
+    private readonly routes: RouteTable,
     private readonly quota: QuotaService,
   ) {}
 
@@ -295,7 +294,12 @@ export class LabsService {
     const s = await this.get(p, id);
     if (FINAL.includes(s.state)) return s;
     if (s.state === 'queued' && s.gpuQueuedAt) reason = 'left the GPU queue';
-    await this.stopper.stop(s.id, reason, sourcesOf('stopping'), {}, 'Stopping your lab');
+    const moved = await this.sessions.transition(s.id, 'stopping', reason);
+    if (moved) {
+      this.routes.forget(moved.user!.username, moved.name);
+      await this.progress.report(s.id, 100, 'Stopping your lab');
+      await this.queue.enqueue(JobName.StopLab, { sessionId: s.id }, { jobId: `${s.id}.stop` });
+    }
     return (await this.sessions.byId(s.id))!;
   }
 

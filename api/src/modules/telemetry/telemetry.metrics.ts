@@ -13,13 +13,6 @@ type GpuReading = 'temperatureC' | 'fanPercent' | 'powerW' | 'pcieReplays' | 'ut
 export class TelemetryMetrics {
   constructor(metrics: Metrics, telemetry: TelemetryService) {
     const registers = [metrics.registry];
-    // One scrape asks every gauge below for the same rows: read them once per scrape, not eight times.
-    let cached: { until: number; rows: ReturnType<TelemetryService['latest']> } | null = null;
-    const latest = () => {
-      if (!cached || cached.until < Date.now())
-        cached = { until: Date.now() + 1000, rows: telemetry.latest().catch(() => []) };
-      return cached.rows;
-    };
     const gpuGauge = (name: string, help: string, reading: GpuReading) =>
       new Gauge({
         name,
@@ -29,7 +22,7 @@ export class TelemetryMetrics {
         registers,
         async collect() {
           this.reset();
-          for (const { rig, sample } of await latest())
+          for (const { rig, sample } of await telemetry.latest().catch(() => []))
             for (const g of sample.gpus) {
               const v = g[reading];
               if (typeof v === 'number') this.set({ rig, gpu: String(g.index), model: g.model ?? '' }, v);
@@ -49,7 +42,7 @@ export class TelemetryMetrics {
       registers,
       async collect() {
         this.reset();
-        for (const { rig, sample } of await latest())
+        for (const { rig, sample } of await telemetry.latest().catch(() => []))
           for (const g of sample.gpus)
             if (g.xids) this.set({ rig, gpu: String(g.index), model: g.model ?? '' }, g.xids.length);
       },
@@ -63,7 +56,7 @@ export class TelemetryMetrics {
         registers,
         async collect() {
           this.reset();
-          for (const { rig, sample } of await latest())
+          for (const { rig, sample } of await telemetry.latest().catch(() => []))
             for (const s of sample.sensors)
               if (s.kind === kind && typeof s.value === 'number')
                 this.set({ rig, chip: s.source, sensor: s.label }, s.value);
