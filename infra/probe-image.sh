@@ -60,7 +60,7 @@ if docker image inspect "$TAG" >/dev/null 2>&1; then
 fi
 
 started=$SECONDS
-for applet in sh cat grep df nproc timeout ls head tr test '['; do
+for applet in sh cat grep df nproc timeout ls head tr test '[' dmesg awk; do
   ln -s busybox "$ROOTFS/bin/$applet"
 done
 

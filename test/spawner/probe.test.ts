@@ -1,5 +1,14 @@
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync, statfsSync, appendFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  statfsSync,
+  appendFileSync,
+  readFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import Docker from 'dockerode';
@@ -113,18 +122,24 @@ describe('RigProber.probe on the local engine', () => {
     else expect(sources).toContain('hwmon');
     expect(sources).not.toContain('probe'); // it finished within its budget
     expect(output).toContain('@@riglab end');
+    // The kernel log is readable with CAP_SYSLOG alone: no Xids on a rig without NVIDIA GPUs, but read.
+    expect(sources).not.toContain('kernel');
+    expect(sample.kernelLog?.bootId).toBe(readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim());
+    expect(sample.kernelLog?.untilS).toBeGreaterThan(0);
+    // The probe sees the data root's file system, not the containers and volumes in it.
+    expect(output).not.toMatch(/volumes|overlay2/);
 
     expect(container).toEqual({
       readonlyRootfs: true,
       networkMode: 'none',
       capDrop: ['ALL'],
-      capAdd: [],
+      capAdd: ['SYSLOG'],
       privileged: false,
       securityOpt: ['no-new-privileges'],
-      user: '65534:65534',
+      user: '0:0',
       memoryBytes: 32 * MIB,
       pidsLimit: 64,
-      binds: [`${root}:/rig/data-root:ro`],
+      binds: [`${root}/tmp:/rig/data-root:ro`],
       gpusRequested: false,
     });
     const left = await docker.listContainers({

@@ -12,7 +12,7 @@ export const PROBE_IMAGE_REPO = 'riglab/probe';
 export const DEFAULT_BUSYBOX = '/bin/busybox';
 
 /** The busybox applets the probe script calls, linked to the one binary. */
-const APPLETS = ['sh', 'cat', 'grep', 'df', 'nproc', 'timeout', 'ls', 'head', 'tr', 'test', '['];
+const APPLETS = ['sh', 'cat', 'grep', 'df', 'nproc', 'timeout', 'ls', 'head', 'tr', 'test', '[', 'dmesg', 'awk'];
 
 /**
  * probe.sh sits beside this file in the sources; compiled code (dist/spawner/src/probes) finds it

@@ -59,8 +59,11 @@ const MIB = 1024 * 1024;
  * prints what the hardware offers; the parsers turn it into a RigSample. It reports and decides
  * nothing: thresholds and health belong to the API.
  *
- * Disk: the engine's DockerRootDir (from GET /info) is bind-mounted read-only and measured with
- * `df`, so the figure is the free space where images and containers live, as the rig sees it.
+ * Disk: the engine's scratch directory DockerRootDir/tmp (from GET /info) is bind-mounted read-only
+ * and measured with `df`: the free space where images and containers live, as the rig sees it,
+ * without showing the probe the containers' or volumes' files.
+ * Kernel log: the probe runs as root with CAP_SYSLOG as its only capability — what `dmesg` needs to
+ * show NVIDIA's Xid errors — and otherwise as locked down as before (read-only, no network).
  * GPUs: on an engine with the NVIDIA runtime the probe asks for all GPUs with the `utility`
  * capability only, which is what makes the runtime mount nvidia-smi into it.
  */
@@ -75,7 +78,11 @@ export class RigProber {
     this.busyboxPath = opts.busyboxPath ?? DEFAULT_BUSYBOX;
   }
 
-  async probe(rig: RigTarget): Promise<ProbeResult> {
+  /**
+   * `previousKernelLog`: where this rig's previous sample read the kernel log up to (its
+   * `kernelLog`), so that only newer Xids are reported; null reports every Xid since boot.
+   */
+  async probe(rig: RigTarget, previousKernelLog: RigSample['kernelLog'] = null): Promise<ProbeResult> {
     let docker: Docker;
     try {
       docker = engineClient(rig.endpoint, this.timeoutMs);
@@ -98,7 +105,8 @@ export class RigProber {
         name: `riglab-probe-${rig.id.replace(/[^a-zA-Z0-9_.-]/g, '-').slice(0, 40)}-${randomBytes(4).toString('hex')}`,
         Image: image,
         Cmd: ['/bin/sh', '/probe.sh'],
-        User: '65534:65534',
+        // Root only for dmesg (CAP_SYSLOG below); every other capability is dropped.
+        User: '0:0',
         // A TTY gives one plain stream to read (no stdout/stderr multiplexing); the script sends nothing to stderr.
         Tty: true,
         NetworkDisabled: true,
@@ -108,13 +116,14 @@ export class RigProber {
           ReadonlyRootfs: true,
           NetworkMode: 'none',
           CapDrop: ['ALL'],
+          CapAdd: ['SYSLOG'],
           SecurityOpt: ['no-new-privileges'],
           Privileged: false,
           Memory: 32 * MIB,
           MemorySwap: 32 * MIB,
           PidsLimit: 64,
           NanoCpus: 500_000_000,
-          Binds: info.DockerRootDir ? [`${info.DockerRootDir}:${DATA_ROOT_MOUNT}:ro`] : [],
+          Binds: info.DockerRootDir ? [`${info.DockerRootDir}/tmp:${DATA_ROOT_MOUNT}:ro`] : [],
           DeviceRequests: gpus ? [{ Driver: 'nvidia', Count: -1, Capabilities: [['gpu', 'utility']] }] : [],
           // Removed by us after its output is read (AutoRemove would race the log read).
           AutoRemove: false,
@@ -137,7 +146,7 @@ export class RigProber {
       const wallMs = Math.round(performance.now() - started);
       let sample: RigSample;
       try {
-        sample = parseProbeOutput(output);
+        sample = parseProbeOutput(output, new Date().toISOString(), previousKernelLog);
       } catch (err) {
         if (!(err instanceof TelemetryParseError)) throw err;
         throw new ProbeError(`rig ${rig.name}: the probe printed nothing usable (${err.message})`, 'probe_failed');

@@ -35,6 +35,8 @@ export interface GpuSample {
   pcieReplays: number | null;
   /** Xid error codes seen since the previous probe (from the kernel log, where readable). */
   xids: number[] | null;
+  /** The card's own slowdown threshold (°C) where the driver reports one in absolute degrees. */
+  slowdownTempC?: number | null;
 }
 
 export interface SensorReading {
@@ -63,4 +65,6 @@ export interface RigSample {
   sensors: SensorReading[];
   /** Sources that were missing, with why: { source: 'nvidia-smi', why: 'not installed on this rig' }. */
   notAvailable: Array<{ source: string; why: string }>;
+  /** Where the kernel log was read up to, so that the next probe reports only Xids newer than these. */
+  kernelLog?: { bootId: string | null; untilS: number | null } | null;
 }

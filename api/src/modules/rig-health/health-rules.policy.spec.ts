@@ -77,6 +77,14 @@ describe('health rules', () => {
     expect(replay([sample([gpu({ model: 'Mystery 9000', temperatureC: 86 })])])).toEqual([['temperature']]);
   });
 
+  it("prefers the card's own slowdown threshold from `nvidia-smi -q` over the table", () => {
+    // A GTX 1070 whose vBIOS says 90 °C: 91 °C is hot although the table's 94 °C is not reached.
+    expect(replay([sample([gpu({ model: 'GTX 1070', temperatureC: 91, slowdownTempC: 90 })])])).toEqual([
+      ['temperature'],
+    ]);
+    expect(replay([sample([gpu({ model: 'GTX 1070', temperatureC: 91 })])])).toEqual([[]]);
+  });
+
   it('replays a card heating up, losing its fan, and cooling again', () => {
     const temps: Array<[number, number]> = [
       [70, 50],

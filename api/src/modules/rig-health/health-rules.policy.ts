@@ -50,7 +50,8 @@ export function slowdownOf(model: string | null, s: HealthSettings): number {
 function gpuFindings(g: GpuSample, prev: GpuSample | undefined, s: HealthSettings): Finding[] {
   const out: Finding[] = [];
   const q = (rule: string, why: string) => out.push({ kind: 'quarantine-gpu', gpuIndex: g.index, rule, why });
-  const limit = slowdownOf(g.model, s);
+  // The card's own threshold where its driver reports one; the per-model table otherwise.
+  const limit = g.slowdownTempC ?? slowdownOf(g.model, s);
   if (g.temperatureC !== null && g.temperatureC >= limit)
     q('temperature', `GPU ${g.index} at ${g.temperatureC} °C, at or above its slowdown threshold of ${limit} °C`);
   const stalled = g.fanPercent === 0 || g.fanRpm === 0;

@@ -51,7 +51,8 @@ export class TelemetryProbeService {
         while (next < rigs.length) {
           const rig = rigs[next++];
           try {
-            const { sample } = await this.prober.probe(this.rigs.targetOf(rig));
+            const previous = await this.telemetry.lastKernelLog(rig.id);
+            const { sample } = await this.prober.probe(this.rigs.targetOf(rig), previous);
             await this.telemetry.store(rig.id, sample);
             // Health rules read every sample: quarantine a failing GPU, drain a failing rig.
             await this.health.ingest(rig.id, sample, { engineReachable: true });

@@ -122,6 +122,18 @@ export class TelemetryService {
     return { rig: rigName, resolution, since, series: out };
   }
 
+  /**
+   * Where the rig's newest stored sample read its kernel log up to: the next probe reports only Xids
+   * after it, across portal restarts too (null: every Xid since boot is news).
+   */
+  async lastKernelLog(rigId: string): Promise<RigSample['kernelLog']> {
+    const [row] = await this.db.query(
+      `SELECT sample->'kernelLog' AS log FROM rig_samples WHERE rig_id = $1 ORDER BY at DESC LIMIT 1`,
+      [rigId],
+    );
+    return (row?.log as RigSample['kernelLog']) ?? null;
+  }
+
   /** The newest sample of each rig, if not older than `maxAgeMs` (stale rigs drop out of /metrics). */
   async latest(maxAgeMs = 10 * 60_000): Promise<Array<{ rig: string; sample: RigSample }>> {
     return this.db.query(

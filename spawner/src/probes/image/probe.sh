@@ -47,7 +47,7 @@ for d in /sys/class/drm/card[0-9]*/device; do
   amd=1
   timeout 2 grep -s . "$d"/vendor "$d"/device "$d"/uevent "$d"/gpu_busy_percent \
     "$d"/mem_info_vram_total "$d"/mem_info_vram_used \
-    "$d"/current_link_speed "$d"/current_link_width "$d"/max_link_speed "$d"/max_link_width \
+    "$d"/current_link_speed "$d"/current_link_width "$d"/max_link_speed "$d"/max_link_width "$d"/pcie_replay_count \
     "$d"/hwmon/hwmon*/temp1_input "$d"/hwmon/hwmon*/fan1_input "$d"/hwmon/hwmon*/power1_average \
     "$d"/hwmon/hwmon*/power1_cap 2>/dev/null
 done
@@ -60,6 +60,23 @@ if command -v nvidia-smi >/dev/null 2>&1; then
   echo "@@riglab exit $?"
 else
   missing nvidia-smi "not available in the probe (no NVIDIA runtime or GPUs on this rig)"
+fi
+
+# NVIDIA's full report holds what --query-gpu lacks: the PCIe replay counter (rising on a failing
+# riser) and the card's own slowdown threshold. Only those lines are kept (the report is long).
+if command -v nvidia-smi >/dev/null 2>&1; then
+  section nvidia-smi-q
+  timeout 4 nvidia-smi -q 2>/dev/null | grep -E '^GPU |Replays [Ss]ince [Rr]eset|GPU Slowdown'
+fi
+
+# Xid errors are only in the kernel log. Reading it needs CAP_SYSLOG, the one capability the probe
+# keeps; the NVRM Xid lines and the last line's stamp come from one read, so no line is counted twice.
+if dmesg >/dev/null 2>&1; then
+  section kernel
+  echo "boot_id $(cat /proc/sys/kernel/random/boot_id 2>/dev/null)"
+  dmesg | awk '/NVRM: Xid/ { print } { last = $0 } END { print "until " last }'
+else
+  missing kernel "the kernel log is not readable in the probe (CAP_SYSLOG not granted)"
 fi
 
 # BMC sensors, on server boards only.

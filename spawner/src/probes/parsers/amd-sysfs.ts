@@ -68,8 +68,10 @@ export function parseAmdSysfs(lines: string[]): GpuSample[] {
         pcieGenMax: pcieGenOf(f.get('max_link_speed')),
         pcieWidth: num(f.get('current_link_width')),
         pcieWidthMax: num(f.get('max_link_width')),
-        pcieReplays: null,
+        // amdgpu's pcie_replay_count (kernel 5.2+); not every ASIC implements it (Navi reads 0).
+        pcieReplays: num(f.get('pcie_replay_count')),
         xids: null,
+        slowdownTempC: null,
       } satisfies GpuSample;
     });
 }

@@ -45,6 +45,30 @@ describe('parseProbeOutput', () => {
     ]);
   });
 
+  it('adds the replay counter from `nvidia-smi -q` and only new Xids from the kernel log to the GPU at that address', () => {
+    // The CSV row is written for this test (one GPU at 01:00.0); the -q report and the Xid lines are
+    // real captures that happen to name a GPU at that address.
+    const out = probe(
+      [
+        '@@riglab section nvidia-smi',
+        'index, uuid, name, pci.bus_id, temperature.gpu',
+        '0, GPU-1b724e78-eef5-4163-d43c-e4da15d41176, NVIDIA GeForce RTX 4070 Laptop GPU, 00000000:01:00.0, 42',
+        '@@riglab exit 0',
+        '@@riglab section nvidia-smi-q',
+        fixture('nvidia-q/rtx4070-laptop-566.36-q.txt'),
+        '@@riglab section kernel',
+        'boot_id 5d1f0a4e-0000-4000-8000-000000000001',
+        fixture('kernel/bumblebee-677-dmesg-xid-32-31.txt'),
+        'until [24200.5] e1000e: eno1 NIC Link is Up',
+      ].join('\n'),
+    );
+    const first = parseProbeOutput(out);
+    expect(first.gpus[0]).toMatchObject({ index: 0, pcieReplays: 0, slowdownTempC: null, xids: [32, 32, 31] });
+    expect(first.kernelLog).toEqual({ bootId: '5d1f0a4e-0000-4000-8000-000000000001', untilS: 24200.5 });
+    // The next probe of the same boot has read up to 24200.5: the same lines are no news.
+    expect(parseProbeOutput(out, undefined, first.kernelLog).gpus[0].xids).toEqual([]);
+  });
+
   it('turns a failing nvidia-smi into a reason, keeping the rest of the sample', () => {
     const s = parseProbeOutput(
       probe(

@@ -3,7 +3,9 @@ import { parseAmdSysfs } from './amd-sysfs';
 import { TelemetryParseError } from './errors';
 import { parseHwmon } from './hwmon';
 import { parseIpmitoolSdr } from './ipmitool';
+import { KernelLog, newXids, parseKernelLog } from './kernel-log';
 import { parseNvidiaSmiCsv } from './nvidia-smi';
+import { parseNvidiaSmiQuery, pciKey } from './nvidia-smi-q';
 import { splitSections } from './sections';
 import { parseDf, parseLoadavg, parseMeminfo, parseNproc } from './system';
 
@@ -12,6 +14,9 @@ export { TelemetryParseError } from './errors';
 export { parseHwmon } from './hwmon';
 export { parseIpmitoolSdr } from './ipmitool';
 export { parseNvidiaSmiCsv } from './nvidia-smi';
+export { parseNvidiaSmiQuery, pciKey, slowdownOfLine } from './nvidia-smi-q';
+export { newXids, parseKernelLog, parseXidLines } from './kernel-log';
+export type { KernelLog, XidEvent } from './kernel-log';
 export { splitSections } from './sections';
 export { parseDf, parseLoadavg, parseMeminfo, parseNproc } from './system';
 
@@ -19,8 +24,14 @@ export { parseDf, parseLoadavg, parseMeminfo, parseNproc } from './system';
  * The whole probe output → RigSample. A section that cannot be read does not sink the sample: its
  * readings stay null and `notAvailable` says why, as a missing tool would. Only output that is not
  * from the probe at all throws (TelemetryParseError).
+ * `previousKernelLog` is where the previous sample of this rig read the kernel log up to: only
+ * Xids after it are reported (after a reboot, all of them).
  */
-export function parseProbeOutput(output: string, at: string = new Date().toISOString()): RigSample {
+export function parseProbeOutput(
+  output: string,
+  at: string = new Date().toISOString(),
+  previousKernelLog: Pick<KernelLog, 'bootId' | 'untilS'> | null = null,
+): RigSample {
   const { sections, missing, complete } = splitSections(output);
   const notAvailable = [...missing];
   const read = <T>(source: string, fn: (lines: string[]) => T): T | null => {
@@ -47,6 +58,20 @@ export function parseProbeOutput(output: string, at: string = new Date().toISOSt
     }) ?? []),
     ...(read('amd', parseAmdSysfs) ?? []),
   ];
+  // `nvidia-smi -q` adds the replay counter and the card's slowdown threshold, matched by PCI address.
+  const reports = new Map((read('nvidia-smi-q', parseNvidiaSmiQuery) ?? []).map((r) => [r.pci, r]));
+  const kernel = read('kernel', parseKernelLog);
+  const fresh = kernel ? newXids(kernel, previousKernelLog) : null;
+  for (const g of gpus) {
+    const key = pciKey(g.pciBusId);
+    const report = key ? reports.get(key) : undefined;
+    if (report && g.driver === 'nvidia') {
+      g.pcieReplays = report.replays;
+      g.slowdownTempC = report.slowdownTempC;
+    }
+    // An Xid names its GPU by PCI address; a log that was read and holds none for this GPU means "no Xids".
+    if (fresh && g.driver === 'nvidia') g.xids = fresh.filter((x) => x.pci === key).map((x) => x.code);
+  }
   const sensors: SensorReading[] = [
     ...(read('hwmon', parseHwmon) ?? []),
     ...(read('ipmitool', parseIpmitoolSdr) ?? []),
@@ -64,5 +89,6 @@ export function parseProbeOutput(output: string, at: string = new Date().toISOSt
     gpus,
     sensors,
     notAvailable,
+    kernelLog: kernel ? { bootId: kernel.bootId, untilS: kernel.untilS ?? previousKernelLog?.untilS ?? null } : null,
   };
 }

@@ -123,8 +123,10 @@ export function parseNvidiaSmiCsv(text: string, opts: { fields?: string[] } = {}
       pcieGenMax: int('pcie.link.gen.max'),
       pcieWidth: int('pcie.link.width.current'),
       pcieWidthMax: int('pcie.link.width.max'),
+      // Not in --query-gpu: merged from `nvidia-smi -q` and the kernel log by parseProbeOutput.
       pcieReplays: null,
       xids: null,
+      slowdownTempC: null,
     } satisfies GpuSample;
   });
 }
