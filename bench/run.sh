@@ -39,5 +39,7 @@ PG_ADMIN_URL="$(bash "$svc" pg-url)" REDIS_URL="redis://127.0.0.1:63799" ENGINE=
   node bench/labs.bench.js "$@"
 # The usage ledger (issue 8): needs only PostgreSQL.
 PG_ADMIN_URL="$(bash "$svc" pg-url)" node bench/ledger.bench.js
+# Telemetry probe, ingest, growth and /metrics for 500 rigs (issue 9): PostgreSQL and an engine.
+PG_ADMIN_URL="$(bash "$svc" pg-url)" ENGINE="$ENGINE" node bench/telemetry.bench.js
 # The fair GPU queue and admission under load (issue 8): PostgreSQL, Redis and an engine for placement.
 PG_ADMIN_URL="$(bash "$svc" pg-url)" REDIS_URL="redis://127.0.0.1:63799" ENGINE="$ENGINE" IMAGE="$IMAGE" node bench/queue.bench.js

@@ -15,7 +15,9 @@ echo "$health" | node -e '
   if (!local || local.status !== "up") bad.push("rig local");
   if (bad.length) { console.error("down: " + bad.join(", ")); process.exit(1); }
   console.log("health: database, redis and rig local up");' || fail "health: $health"
-curl -fsS "$base/metrics" | grep -q '^riglab_request_duration_seconds_bucket' || fail "/metrics lacks riglab_request_duration_seconds"
+# Read whole first: `grep -q` quits at its first match, and under pipefail curl's "failed writing body" would fail the check.
+metrics="$(curl -fsS "$base/metrics")" || fail "/metrics did not answer"
+grep -q '^riglab_request_duration_seconds_bucket' <<<"$metrics" || fail "/metrics lacks riglab_request_duration_seconds"
 echo "metrics: riglab_ series present"
 curl -fsS "$base/api/docs" | grep -qi 'swagger' || fail "/api/docs is not the API viewer"
 curl -fsS "$base/api/docs/openapi.json" | grep -q '"/api/health"' || fail "OpenAPI document lacks /api/health"

@@ -35,6 +35,7 @@ describe('database migrations', () => {
       'Quotas1764633600000',
       'RigLifecycle1764720000000',
       'RigTelemetry1764806400000',
+      'RollupsPerBucket1765152000000',
     ]);
     expect(await tables(ds)).toEqual([
       'api_tokens',
@@ -89,6 +90,26 @@ describe('database migrations', () => {
           name,
         ])
       ).length;
+    // Rollups one row per bucket (1765152000000) ⇄ one row per series: the figures survive both ways.
+    const [{ id: rigId }] = await ds.query(
+      `INSERT INTO rigs (name, docker_endpoint, cpu_millis, memory_mb) VALUES ('r-roll', 'unix:///x.sock', 1000, 1024) RETURNING id`,
+    );
+    await ds.query(
+      `INSERT INTO rig_sample_rollups (rig_id, bucket, series) VALUES ($1, '2026-12-01T10:05:00Z', '{"load1": [1.5, 1, 2, 10], "gpu.0.temperatureC": [71.25, 70, 73, 10]}')`,
+      [rigId],
+    );
+    await ds.undoLastMigration({ transaction: 'each' });
+    const perSeries = `SELECT series, avg, min, max, n FROM rig_sample_rollups ORDER BY series`;
+    expect(await ds.query(perSeries)).toEqual([
+      { series: 'gpu.0.temperatureC', avg: 71.25, min: 70, max: 73, n: 10 },
+      { series: 'load1', avg: 1.5, min: 1, max: 2, n: 10 },
+    ]);
+    await ds.runMigrations({ transaction: 'each' });
+    expect(await ds.query(`SELECT series FROM rig_sample_rollups`)).toEqual([
+      { series: { load1: [1.5, 1, 2, 10], 'gpu.0.temperatureC': [71.25, 70, 73, 10] } },
+    ]);
+    await ds.undoLastMigration({ transaction: 'each' });
+    await ds.query(`DELETE FROM rigs`);
     await ds.undoLastMigration({ transaction: 'each' });
     expect(await tables(ds)).not.toContain('rig_samples');
     await ds.query(

@@ -79,7 +79,7 @@ describe('rig telemetry storage', () => {
     // Older than the raw retention (24 h), and a rollup older than 90 days.
     await telemetry.store(rigId, sample(new Date(now.getTime() - 25 * 3_600_000), [gpu(0)]));
     await db.ds.query(
-      `INSERT INTO rig_sample_rollups (rig_id, bucket, series, avg, min, max, n) VALUES ($1, now() - interval '91 days', 'load1', 1, 1, 1, 1)`,
+      `INSERT INTO rig_sample_rollups (rig_id, bucket, series) VALUES ($1, now() - interval '91 days', '{"load1": [1, 1, 1, 1]}')`,
       [rigId],
     );
 
@@ -88,7 +88,9 @@ describe('rig telemetry storage', () => {
     expect(first.rollupsDeleted).toBe(1);
     const rows = async () =>
       db.ds.query(
-        `SELECT bucket, series, avg, min, max, n FROM rig_sample_rollups WHERE rig_id = $1 ORDER BY bucket, series`,
+        `SELECT r.bucket, e.key AS series, (e.value->>0)::float8 AS avg, (e.value->>1)::float8 AS min,
+                (e.value->>2)::float8 AS max, (e.value->>3)::int AS n
+           FROM rig_sample_rollups r, jsonb_each(r.series) e WHERE r.rig_id = $1 ORDER BY r.bucket, e.key`,
         [rigId],
       );
     const after = await rows();

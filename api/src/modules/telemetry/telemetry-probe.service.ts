@@ -1,8 +1,10 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { Counter } from 'prom-client';
 import { DataSource, Not } from 'typeorm';
 import { ProbeError, RigProber } from '../../../../spawner/src';
+import type { Config } from '../../platform/config/config';
+import { CONFIG } from '../../platform/config/config.module';
 import { withTryLock } from '../../platform/db/try-lock';
 import { Metrics } from '../../platform/metrics/metrics';
 import { JobHandler } from '../../platform/queue/job-handler.decorator';
@@ -14,7 +16,7 @@ import { TelemetryService } from './telemetry.service';
 
 /**
  * Every TELEMETRY_PROBE_INTERVAL_S, runs the read-only probe container on each rig that is not
- * retired (a few at a time), stores what it reports and hands it to the health rules
+ * retired (TELEMETRY_PROBE_CONCURRENCY at a time), stores what it reports and hands it to the health rules
  * (RigHealthService: quarantine a failing GPU, drain a failing rig). A probe that fails is counted
  * (riglab_rig_probe_failures_total), logged and reported to the rules, which decide what repeated
  * failures mean.
@@ -26,6 +28,7 @@ export class TelemetryProbeService {
   private readonly failures: Counter<'rig' | 'code'>;
 
   constructor(
+    @Inject(CONFIG) private readonly config: Config,
     @InjectDataSource() private readonly db: DataSource,
     private readonly rigs: RigsService,
     private readonly telemetry: TelemetryService,
@@ -70,7 +73,7 @@ export class TelemetryProbeService {
           }
         }
       };
-      await Promise.all(Array.from({ length: Math.min(4, rigs.length) }, worker));
+      await Promise.all(Array.from({ length: Math.min(this.config.telemetry.probeConcurrency, rigs.length) }, worker));
       return { probed, failed };
     });
   }

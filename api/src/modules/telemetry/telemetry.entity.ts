@@ -15,7 +15,11 @@ export class RigSampleRow {
   @Column({ type: 'jsonb' }) sample!: RigSample;
 }
 
-/** Five minutes of one series (e.g. `gpu.0.temperatureC`) of a rig (kept TELEMETRY_ROLLUP_DAYS). */
+/**
+ * Five minutes of a rig (kept TELEMETRY_ROLLUP_DAYS): every series of the bucket, by name
+ * (e.g. `gpu.0.temperatureC`), as [avg, min, max, n]. One row per bucket, not per series: see the
+ * migration 1765152000000 for what that saves.
+ */
 @Entity('rig_sample_rollups')
 export class RigSampleRollup {
   @PrimaryColumn({ name: 'rig_id', type: 'uuid', primaryKeyConstraintName: 'PK_rig_sample_rollups' }) rigId!: string;
@@ -23,9 +27,5 @@ export class RigSampleRollup {
   @JoinColumn({ name: 'rig_id', foreignKeyConstraintName: 'FK_rig_sample_rollups_rig' })
   rig?: Rig;
   @PrimaryColumn({ type: 'timestamptz', primaryKeyConstraintName: 'PK_rig_sample_rollups' }) bucket!: Date;
-  @PrimaryColumn({ type: 'varchar', length: 120, primaryKeyConstraintName: 'PK_rig_sample_rollups' }) series!: string;
-  @Column({ type: 'double precision' }) avg!: number;
-  @Column({ type: 'double precision' }) min!: number;
-  @Column({ type: 'double precision' }) max!: number;
-  @Column({ type: 'int' }) n!: number;
+  @Column({ type: 'jsonb' }) series!: Record<string, [avg: number, min: number, max: number, n: number]>;
 }

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { Gauge } from 'prom-client';
 import { Metrics } from '../../platform/metrics/metrics';
+import type { RigSample } from '../../../../spawner/src/probes/sample';
 import { TelemetryService } from './telemetry.service';
 
 type GpuReading = 'temperatureC' | 'fanPercent' | 'powerW' | 'pcieReplays' | 'utilizationPercent';
@@ -13,6 +14,13 @@ type GpuReading = 'temperatureC' | 'fanPercent' | 'powerW' | 'pcieReplays' | 'ut
 export class TelemetryMetrics {
   constructor(metrics: Metrics, telemetry: TelemetryService) {
     const registers = [metrics.registry];
+    // Eight gauges read the same rows: one query per scrape (shared while in flight, kept a second).
+    let cached: { at: number; rows: Promise<Array<{ rig: string; sample: RigSample }>> } | null = null;
+    const latest = () => {
+      if (!cached || Date.now() - cached.at > 1_000)
+        cached = { at: Date.now(), rows: telemetry.latest().catch(() => []) };
+      return cached.rows;
+    };
     const gpuGauge = (name: string, help: string, reading: GpuReading) =>
       new Gauge({
         name,
@@ -22,7 +30,7 @@ export class TelemetryMetrics {
         registers,
         async collect() {
           this.reset();
-          for (const { rig, sample } of await telemetry.latest().catch(() => []))
+          for (const { rig, sample } of await latest())
             for (const g of sample.gpus) {
               const v = g[reading];
               if (typeof v === 'number') this.set({ rig, gpu: String(g.index), model: g.model ?? '' }, v);
@@ -42,7 +50,7 @@ export class TelemetryMetrics {
       registers,
       async collect() {
         this.reset();
-        for (const { rig, sample } of await telemetry.latest().catch(() => []))
+        for (const { rig, sample } of await latest())
           for (const g of sample.gpus)
             if (g.xids) this.set({ rig, gpu: String(g.index), model: g.model ?? '' }, g.xids.length);
       },
@@ -56,7 +64,7 @@ export class TelemetryMetrics {
         registers,
         async collect() {
           this.reset();
-          for (const { rig, sample } of await telemetry.latest().catch(() => []))
+          for (const { rig, sample } of await latest())
             for (const s of sample.sensors)
               if (s.kind === kind && typeof s.value === 'number')
                 this.set({ rig, chip: s.source, sensor: s.label }, s.value);

@@ -60,22 +60,21 @@ export class TelemetryService {
         [rigId, since, until],
       );
       const rollups = rollUp(rows);
-      for (let i = 0; i < rollups.length; i += 500) {
-        const chunk = rollups.slice(i, i + 500);
+      // One row per bucket: every series of the bucket in one jsonb object.
+      const buckets = new Map<number, { bucket: Date; series: Record<string, number[]> }>();
+      for (const r of rollups) {
+        const b = buckets.get(r.bucket.getTime()) ?? { bucket: r.bucket, series: {} };
+        b.series[r.series] = [r.avg, r.min, r.max, r.n];
+        buckets.set(r.bucket.getTime(), b);
+      }
+      const all = [...buckets.values()];
+      for (let i = 0; i < all.length; i += 200) {
+        const chunk = all.slice(i, i + 200);
         await this.db.query(
-          `INSERT INTO rig_sample_rollups (rig_id, bucket, series, avg, min, max, n)
-           SELECT $1, * FROM unnest($2::timestamptz[], $3::varchar[], $4::float8[], $5::float8[], $6::float8[], $7::int[])
-           ON CONFLICT (rig_id, bucket, series) DO UPDATE
-             SET avg = excluded.avg, min = excluded.min, max = excluded.max, n = excluded.n`,
-          [
-            rigId,
-            chunk.map((r) => r.bucket),
-            chunk.map((r) => r.series),
-            chunk.map((r) => r.avg),
-            chunk.map((r) => r.min),
-            chunk.map((r) => r.max),
-            chunk.map((r) => r.n),
-          ],
+          `INSERT INTO rig_sample_rollups (rig_id, bucket, series)
+           SELECT $1, * FROM unnest($2::timestamptz[], $3::jsonb[])
+           ON CONFLICT (rig_id, bucket) DO UPDATE SET series = excluded.series`,
+          [rigId, chunk.map((b) => b.bucket), chunk.map((b) => JSON.stringify(b.series))],
         );
       }
       rolled += rollups.length;
@@ -112,12 +111,13 @@ export class TelemetryService {
       for (const { at, sample } of rows)
         for (const [k, value] of seriesOf(sample)) if (k.startsWith(prefix)) (out[k] ??= []).push({ at, value });
     } else {
-      const rows: Array<{ bucket: Date; series: string; avg: number; min: number; max: number }> = await this.db.query(
-        `SELECT bucket, series, avg, min, max FROM rig_sample_rollups
-          WHERE rig_id = $1 AND bucket >= $2 AND series LIKE $3 ORDER BY bucket LIMIT 100000`,
-        [rig.id, new Date(Math.floor(since.getTime() / BUCKET_MS) * BUCKET_MS), `${prefix.replace(/[%_]/g, '\\$&')}%`],
+      const rows: Array<{ bucket: Date; series: Record<string, number[]> }> = await this.db.query(
+        `SELECT bucket, series FROM rig_sample_rollups WHERE rig_id = $1 AND bucket >= $2 ORDER BY bucket LIMIT 30000`,
+        [rig.id, new Date(Math.floor(since.getTime() / BUCKET_MS) * BUCKET_MS)],
       );
-      for (const r of rows) (out[r.series] ??= []).push({ at: r.bucket, value: r.avg, min: r.min, max: r.max });
+      for (const r of rows)
+        for (const [name, [avg, min, max]] of Object.entries(r.series))
+          if (name.startsWith(prefix)) (out[name] ??= []).push({ at: r.bucket, value: avg, min, max });
     }
     return { rig: rigName, resolution, since, series: out };
   }
@@ -136,9 +136,11 @@ export class TelemetryService {
 
   /** The newest sample of each rig, if not older than `maxAgeMs` (stale rigs drop out of /metrics). */
   async latest(maxAgeMs = 10 * 60_000): Promise<Array<{ rig: string; sample: RigSample }>> {
+    // One index probe per rig (ix_rig_samples_rig_at), not every sample of the window decoded and sorted.
     return this.db.query(
-      `SELECT DISTINCT ON (s.rig_id) r.name AS rig, s.sample FROM rig_samples s JOIN rigs r ON r.id = s.rig_id
-        WHERE s.at > $1 ORDER BY s.rig_id, s.at DESC`,
+      `SELECT r.name AS rig, s.sample FROM rigs r
+         CROSS JOIN LATERAL (SELECT sample FROM rig_samples WHERE rig_id = r.id AND at > $1 ORDER BY at DESC LIMIT 1) s
+        ORDER BY r.name`,
       [new Date(Date.now() - maxAgeMs)],
     );
   }

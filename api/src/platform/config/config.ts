@@ -154,6 +154,7 @@ export const envSchema = z.object({
   TELEMETRY_ROLLUP_DAYS: intIn(1, 3650, 90),
   TELEMETRY_ROLLUP_INTERVAL_S: intIn(10, 3600, 300),
   TELEMETRY_PROBE_INTERVAL_S: intIn(5, 86400, 30),
+  TELEMETRY_PROBE_CONCURRENCY: intIn(1, 256, 16),
   GPU_QUEUE_MAX_WAIT_MINUTES: intIn(1, 7 * 24 * 60, 240),
   HOME_STORAGE: z.enum(['local', 'nfs'], { message: 'must be local or nfs' }).default('local'),
   HOME_NFS_SERVER: z.string().optional(),
@@ -234,7 +235,14 @@ export interface Config {
     queueMaxWaitS: number;
   };
   /** Rig telemetry: raw samples kept this long, five-minute rollups that long, rolled up this often. */
-  telemetry: { rawHours: number; rollupDays: number; rollupIntervalS: number; probeIntervalS: number };
+  telemetry: {
+    rawHours: number;
+    rollupDays: number;
+    rollupIntervalS: number;
+    probeIntervalS: number;
+    /** Rigs probed at once: the waiting is on the rigs' engines, so a round of 500 rigs needs more than a few. */
+    probeConcurrency: number;
+  };
   /** Where students' homes live: a local volume on the rig, or NFS shared by every rig. */
   homes: { storage: 'local' } | { storage: 'nfs'; server: string; exportPath: string };
   projectRoot: string;
@@ -457,6 +465,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       rollupDays: e.TELEMETRY_ROLLUP_DAYS,
       rollupIntervalS: e.TELEMETRY_ROLLUP_INTERVAL_S,
       probeIntervalS: e.TELEMETRY_PROBE_INTERVAL_S,
+      probeConcurrency: e.TELEMETRY_PROBE_CONCURRENCY,
     },
     homes:
       e.HOME_STORAGE === 'nfs'
