@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import request from 'supertest';
 import { LabSession } from '../../api/src/modules/labs/lab-session.entity';
 import { ReconcilerService } from '../../api/src/modules/labs/reconciler.service';
-import { Rig } from '../../api/src/modules/rigs/rig.entity';
+import { Rig, RigEvent } from '../../api/src/modules/rigs/rig.entity';
+import { TelemetryProbeService } from '../../api/src/modules/telemetry/telemetry-probe.service';
 import { freePort, migratedDatabase, startPortal, testConfig, TestPortal } from '../support/app';
 import {
   cleanEngine,
@@ -185,7 +186,7 @@ describe('recovery: the reconciler repairs drift', () => {
       rig2.stop();
     });
 
-    it('marks its labs lost and frees their slots; the orphan is removed when the engine returns', async () => {
+    it('marks its labs lost, frees their slots, drains it after failed probes; orphan removed and rig back after a clean window', async () => {
       await db.ds.createQueryBuilder().update(Rig).set({ state: 'draining' }).execute(); // only the new rig takes work
       const course = await newCourse(db.ds, 'CS202');
       const template = await newTemplate(db.ds, course, { slug: 'lost-lab', gpu: { required: true }, memoryMb: 384 });
@@ -220,10 +221,31 @@ describe('recovery: the reconciler repairs drift', () => {
         ),
       ).toEqual([{ n: 0 }]);
 
+      // The telemetry probe cannot reach it either: after RIG_PROBE_FAILURES_TO_DRAIN (3) failed probes
+      // in a row a health rule drains the rig, so nothing is placed there when it comes back half-broken.
+      await db.ds.getRepository(Rig).update({ id: rig.id }, { state: 'active' });
+      const probes = portal.app.get(TelemetryProbeService);
+      for (let i = 0; i < 3; i++) await probes.probeAll();
+      const drained = await db.ds.getRepository(Rig).findOneByOrFail({ id: rig.id });
+      expect(drained).toMatchObject({ state: 'draining', drainedByRule: true, probeFailures: 3 });
+      expect(drained.stateReason).toMatch(/telemetry probe failed 3 times in a row/);
+      const [event] = await db.ds.getRepository(RigEvent).find({ where: { rigId: rig.id }, order: { at: 'DESC' } });
+      expect(event).toMatchObject({ fromState: 'active', toState: 'draining', actor: 'rule:probe-failing' });
+
       rig2.start();
       expect((await containersOf(rig2.endpoint, deployment)).length).toBe(1);
       expect((await reconciler.reconcile()).orphansRemoved).toBe(1);
       expect(await containersOf(rig2.endpoint, deployment)).toEqual([]);
+
+      // Answering again is not enough at once; after a whole clean window the rule puts it back.
+      await probes.probeAll();
+      expect(await db.ds.getRepository(Rig).findOneByOrFail({ id: rig.id })).toMatchObject({
+        state: 'draining',
+        probeFailures: 0,
+      });
+      await db.ds.getRepository(Rig).update({ id: rig.id }, { lastFaultAt: new Date(Date.now() - 31 * 60_000) });
+      await probes.probeAll();
+      expect((await db.ds.getRepository(Rig).findOneByOrFail({ id: rig.id })).state).toBe('active');
     }, 120_000);
   });
 });
