@@ -7,9 +7,10 @@ import { LabSessionsRepository, SessionPatch } from './lab-sessions.repository';
 import { RouteTable } from './route-table';
 
 /**
- * Stops a lab on the portal's own initiative (idle culling, a GPU slice's end, a spent budget): moves
- * it to `stopping` with the reason, tells the student on the lab's progress stream, and hands the
- * container to the stop job. The home volume is always kept. Returns false when the lab had moved on.
+ * Stops a lab — asked by its student, or on the portal's own initiative (idle culling, a GPU slice's
+ * end, a spent budget, a drain): moves it to `stopping` with the reason, tells the student on the
+ * lab's progress stream, and hands the container to the stop job. The home volume is always kept.
+ * Returns false when the lab had moved on.
  */
 @Injectable()
 export class LabStopperService {
@@ -25,11 +26,12 @@ export class LabStopperService {
     reason: string,
     from: LabState[] = ['ready'],
     patch: SessionPatch = {},
+    message = `Your lab is stopping: ${reason}. Your files are kept.`,
   ): Promise<boolean> {
     const moved = await this.sessions.transition(sessionId, 'stopping', reason, patch, from);
     if (!moved) return false;
     this.routes.forget(moved.user!.username, moved.name);
-    await this.progress.report(sessionId, 100, `Your lab is stopping: ${reason}. Your files are kept.`);
+    await this.progress.report(sessionId, 100, message);
     await this.queue.enqueue(JobName.StopLab, { sessionId }, { jobId: `${sessionId}.stop` });
     return true;
   }

@@ -16,7 +16,8 @@ import { ACTIVE_LAB_STATES, LabSession, LabState } from './lab-session.entity';
 import { LabProgressService, ProgressEvent } from './lab-progress.service';
 import { LabSessionsRepository } from './lab-sessions.repository';
 import { labBaseUrl } from './lab-runner.service';
-import { RouteTable } from './route-table';
+import { LabStopperService } from './lab-stopper.service';
+import { sourcesOf } from './labs.policy';
 import { QuotaService } from '../quota/quota.service';
 import { LabErrorCode, labNotFound } from './labs.errors';
 
@@ -66,7 +67,7 @@ export class LabsService {
     private readonly sessions: LabSessionsRepository,
     private readonly progress: LabProgressService,
     private readonly queue: QueueService,
-    private readonly routes: RouteTable,
+    private readonly stopper: LabStopperService,
     private readonly quota: QuotaService,
   ) {}
 
@@ -294,12 +295,7 @@ export class LabsService {
     const s = await this.get(p, id);
     if (FINAL.includes(s.state)) return s;
     if (s.state === 'queued' && s.gpuQueuedAt) reason = 'left the GPU queue';
-    const moved = await this.sessions.transition(s.id, 'stopping', reason);
-    if (moved) {
-      this.routes.forget(moved.user!.username, moved.name);
-      await this.progress.report(s.id, 100, 'Stopping your lab');
-      await this.queue.enqueue(JobName.StopLab, { sessionId: s.id }, { jobId: `${s.id}.stop` });
-    }
+    await this.stopper.stop(s.id, reason, sourcesOf('stopping'), {}, 'Stopping your lab');
     return (await this.sessions.byId(s.id))!;
   }
 

@@ -12,7 +12,7 @@ import { LabStopperService } from '../labs/lab-stopper.service';
 import { LedgerService } from '../ledger/ledger.service';
 import { QuotaMetrics } from './quota.metrics';
 import { QuotaService } from './quota.service';
-import { charge, fmtMinutes, QuotaCeiling, round4, sliceStep, weekOf } from './quota.policy';
+import { charge, fmtMinutes, QuotaCeiling, round4, sliceStep, utcText, weekOf } from './quota.policy';
 
 interface Metered {
   id: string;
@@ -37,7 +37,6 @@ interface Metered {
 }
 
 const whenText = (d: Date) => `${d.toISOString().slice(11, 16)} UTC`;
-const dayText = (d: Date) => `${d.toISOString().replace('T', ' ').slice(0, 16)} UTC`;
 
 /**
  * Puts lab time under the quota, every few seconds: writes each lab's usage to the ledger as debits
@@ -197,7 +196,7 @@ export class MeterService {
           if (
             await this.stopper.stop(
               r.id,
-              `your CPU-hours for this week are used up; they refill on ${dayText(refills)}`,
+              `your CPU-hours for this week are used up; they refill on ${utcText(refills)}`,
             )
           ) {
             stopped++;
@@ -212,7 +211,7 @@ export class MeterService {
       if (burn > 0 && limits.gpuMinutesPerWeek !== null) {
         const left = budget.gpuLeft - gpuLabs.reduce((a, r) => a + unmetered(r), 0);
         budgetEnd = new Date(now.getTime() + (Math.max(0, left) / burn) * 60_000);
-        budgetWhy = `your GPU-minutes for this week are used up; they refill on ${dayText(refills)}`;
+        budgetWhy = `your GPU-minutes for this week are used up; they refill on ${utcText(refills)}`;
       }
       if (burn > 0 && budget.poolLeft !== null) {
         const courseLabs = running.filter((r) => r.course_id === courseId && r.gpu_id && !r.cpu_only);
@@ -221,7 +220,7 @@ export class MeterService {
         const poolEnd = new Date(now.getTime() + (Math.max(0, poolLeft) / poolBurn) * 60_000);
         if (!budgetEnd || poolEnd < budgetEnd) {
           budgetEnd = poolEnd;
-          budgetWhy = `the course's GPU time for this week is used up; it refills on ${dayText(refills)}`;
+          budgetWhy = `the course's GPU time for this week is used up; it refills on ${utcText(refills)}`;
         }
       }
       for (const r of gpuLabs) {

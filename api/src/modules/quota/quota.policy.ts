@@ -172,7 +172,7 @@ export function admit(
   refillsAt: Date,
   minStart = MIN_GPU_START_MINUTES,
 ): Admission {
-  const when = refillsAt.toISOString().replace('T', ' ').slice(0, 16) + ' UTC';
+  const when = utcText(refillsAt);
   if (limits.maxConcurrentLabs !== null && state.liveLabs >= limits.maxConcurrentLabs)
     return {
       ok: false,
@@ -218,6 +218,11 @@ export function admit(
     };
   const poolAvailable = state.poolLeft === null ? Infinity : state.poolLeft - state.poolCommitted;
   return { ok: true, reserveGpuMinutes: round4(Math.min(slice, available, poolAvailable)) };
+}
+
+/** `2026-12-07 00:00 UTC`: how refill times are told to people. */
+export function utcText(d: Date): string {
+  return `${d.toISOString().replace('T', ' ').slice(0, 16)} UTC`;
 }
 
 export function fmtMinutes(m: number): string {
