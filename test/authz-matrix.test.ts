@@ -76,6 +76,13 @@ describe('authorization matrix', () => {
     { method: 'POST', route: '/api/rigs/:name/state', body: () => ({}), expect: adminOnly(400) },
     { method: 'GET', route: '/api/rigs/:name/events', expect: adminOnly(404) },
     { method: 'GET', route: '/api/rigs/:name/telemetry', expect: adminOnly(404) },
+    { method: 'GET', route: '/api/rigs/reliability', expect: adminOnly(200) },
+    { method: 'POST', route: '/api/rigs/:name/burn-in', body: () => ({}), expect: adminOnly(404) },
+    { method: 'GET', route: '/api/rigs/:name/burn-in', expect: adminOnly(404) },
+    { method: 'GET', route: '/api/rigs/burn-in/latest', expect: adminOnly(200) },
+    { method: 'GET', route: '/api/rigs/:name', expect: adminOnly(404) },
+    { method: 'GET', route: '/api/rigs/:name/audit', expect: adminOnly(404) },
+    { method: 'POST', route: '/api/rigs/:name/inventory', body: () => ({}), expect: adminOnly(404) },
     // the usage ledger: campus IT only
     { method: 'GET', route: '/api/ledger', expect: adminOnly(200) },
     { method: 'GET', route: '/api/ledger/verify', expect: adminOnly(200) },

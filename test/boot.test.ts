@@ -107,6 +107,12 @@ describe('portal boot', () => {
       async probe() {}
       @JobHandler(JobName.EnforceRigDrains)
       async drains() {}
+      @JobHandler(JobName.RunBurnIn)
+      async burnIn() {}
+      @JobHandler(JobName.SweepBurnIns)
+      async sweepBurnIns() {}
+      @JobHandler(JobName.ScoreRigs)
+      async scoreRigs() {}
     }
     @Injectable()
     class Nobody {}

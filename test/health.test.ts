@@ -41,7 +41,8 @@ describe('GET /api/health', () => {
     portal = await startPortal(
       testConfig({ DATABASE_URL: db.url, REDIS_URL: redis.url, RIG_PROBE_TIMEOUT_MS: '1500' }),
     );
-    await portal.app.get(RigsService).add({ name: 'rig-b', endpoint: engine.endpoint });
+    // Active: only a rig in service that is down makes the portal "degraded".
+    await portal.app.get(RigsService).add({ name: 'rig-b', endpoint: engine.endpoint, activate: 'health test rig' });
   });
   afterAll(async () => {
     await portal?.close();

@@ -35,14 +35,19 @@ describe('database migrations', () => {
       'Quotas1764633600000',
       'RigLifecycle1764720000000',
       'RigTelemetry1764806400000',
+      'BurnIn1764892800000',
+      'RigReliability1764979200000',
+      'RigInventory1765065600000',
       'RollupsPerBucket1765152000000',
     ]);
     expect(await tables(ds)).toEqual([
       'api_tokens',
       'audit_events',
+      'burn_in_runs',
       'course_quotas',
       'courses',
       'enrollments',
+      'gpu_availability',
       'gpu_slots',
       'gpus',
       'lab_session_events',
@@ -51,7 +56,9 @@ describe('database migrations', () => {
       'lab_templates',
       'ledger_checkpoints',
       'ledger_entries',
+      'rig_availability',
       'rig_events',
+      'rig_reliability_scores',
       'rig_sample_rollups',
       'rig_samples',
       'rigs',
@@ -111,6 +118,14 @@ describe('database migrations', () => {
     await ds.undoLastMigration({ transaction: 'each' });
     await ds.query(`DELETE FROM rigs`);
     await ds.undoLastMigration({ transaction: 'each' });
+    expect(await column('rigs', 'inventory')).toBe(0);
+    expect(await column('rigs', 'capacity_given')).toBe(0);
+    await ds.undoLastMigration({ transaction: 'each' });
+    expect(await tables(ds)).not.toContain('rig_availability');
+    expect(await tables(ds)).not.toContain('rig_reliability_scores');
+    await ds.undoLastMigration({ transaction: 'each' });
+    expect(await tables(ds)).not.toContain('burn_in_runs');
+    await ds.undoLastMigration({ transaction: 'each' });
     expect(await tables(ds)).not.toContain('rig_samples');
     await ds.query(
       `INSERT INTO rigs (name, docker_endpoint, cpu_millis, memory_mb, state) VALUES ('r-maint', 'unix:///x.sock', 1000, 1024, 'maintenance')`,
@@ -146,6 +161,6 @@ describe('database migrations', () => {
     );
     expect(types).toEqual([]);
     await ds.runMigrations({ transaction: 'each' });
-    expect(await tables(ds)).toHaveLength(19);
+    expect(await tables(ds)).toHaveLength(23);
   });
 });

@@ -6,6 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AuditModule } from './modules/audit/audit.module';
 import { AuthGuard } from './modules/auth/auth.guard';
 import { AuthModule } from './modules/auth/auth.module';
+import { BurnInModule } from './modules/burn-in/burn-in.module';
 import { CoursesModule } from './modules/courses/courses.module';
 import { HealthModule } from './modules/health/health.module';
 import { LabsModule } from './modules/labs/labs.module';
@@ -14,7 +15,9 @@ import { ProxyModule } from './modules/proxy/proxy.module';
 import { QuotaEnforcementModule } from './modules/quota/quota-enforcement.module';
 import { TelemetryModule } from './modules/telemetry/telemetry.module';
 import { RigHealthModule } from './modules/rig-health/rig-health.module';
+import { ReliabilityModule } from './modules/rig-health/reliability.module';
 import { RigLifecycleModule } from './modules/rigs/rig-lifecycle.module';
+import { RigBoardModule } from './modules/rigs/rig-board.module';
 import { RigsModule } from './modules/rigs/rigs.module';
 import { TemplatesModule } from './modules/templates/templates.module';
 import { UsersModule } from './modules/users/users.module';
@@ -60,6 +63,8 @@ export class AppModule {
         UsersModule,
         CoursesModule,
         AuthModule,
+        // Before RigsModule: its routes must win over `GET /api/rigs/:name` (see ReliabilityModule).
+        ReliabilityModule,
         RigsModule,
         HealthModule,
         TemplatesModule,
@@ -70,6 +75,9 @@ export class AppModule {
         ProxyModule,
         QuotaEnforcementModule,
         TelemetryModule,
+        BurnInModule,
+        // Last: its `GET /api/rigs/:name` must come after every fixed `/api/rigs/<word>` route.
+        RigBoardModule,
       ],
       providers: [{ provide: APP_GUARD, useExisting: AuthGuard }],
     };

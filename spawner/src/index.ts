@@ -24,3 +24,22 @@ export {
 } from './probes/rig-prober';
 export { ensureProbeImage, PROBE_IMAGE_REPO, probeImageTag, probeRecipeHash } from './probes/probe-image';
 export { parseProbeOutput, TelemetryParseError } from './probes/parsers';
+export {
+  BurnInRunner,
+  BURNIN_ROLE,
+  type BurnInHooks,
+  type BurnInOutcome,
+  type BurnInRunnerOptions,
+  type BurnInSettings,
+} from './burnin/burnin-runner';
+export {
+  gpuCheckName,
+  judgeCheck,
+  parseCheckOutput,
+  planChecks,
+  type BurnInCheckResult,
+  type BurnInCheckStatus,
+  type BurnInGpu,
+  type PlannedCheck,
+} from './burnin/checks';
+export { BURNIN_IMAGE_REPO, ensureBurnInImage } from './burnin/burnin-image';

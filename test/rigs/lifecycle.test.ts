@@ -33,7 +33,10 @@ describe('rig lifecycle through the API and the CLI', () => {
 
   beforeAll(async () => {
     db = await migratedDatabase();
-    portal = await startPortal(testConfig({ DATABASE_URL: db.url, RECONCILE_INTERVAL_S: '3600' }));
+    // No workers: entering burn-in queues a real run, which must not race this test's own transitions.
+    portal = await startPortal(
+      testConfig({ DATABASE_URL: db.url, RECONCILE_INTERVAL_S: '3600', RUN_WORKERS: 'false' }),
+    );
     admin = await tokenFor(portal, await newUser(db.ds, 'ada', 'admin'), ['read', 'rigs:admin']);
   });
   afterAll(async () => {

@@ -20,6 +20,10 @@ export function testConfig(vars: Record<string, string> = {}): Config {
     DEPLOYMENT_ID: `t${process.pid}${randomBytes(3).toString('hex')}`,
     // Telemetry probes only where a test asks for them (they run containers on the test engine).
     TELEMETRY_PROBE_INTERVAL_S: '86400',
+    // Burn-in runs real containers wherever a rig enters burn-in: small enough to take seconds.
+    RIG_BURNIN_CPU_SECONDS: '2',
+    RIG_BURNIN_MEMORY_MB: '16',
+    RIG_BURNIN_DISK_MB: '16',
     ...vars,
   });
 }

@@ -14,6 +14,8 @@ import { TemplatesPage } from './pages/Templates';
 import { TemplateEditPage } from './pages/TemplateEdit';
 import { UsagePage } from './pages/Usage';
 import { RigsPage } from './pages/Rigs';
+import { RigPage } from './pages/RigPage';
+import { RigAddPage } from './pages/RigAdd';
 import { LedgerPage } from './pages/Ledger';
 
 type Session =
@@ -22,6 +24,7 @@ type Session =
 const COURSE_PATH = /^\/courses\/([^/]+)\/?$/;
 const TEMPLATES_PATH = /^\/courses\/([^/]+)\/templates\/?$/;
 const TEMPLATE_PATH = /^\/courses\/([^/]+)\/templates\/([^/]+)\/?$/;
+const RIG_PATH = /^\/rigs\/([^/]+)\/?$/;
 
 const TITLES: Record<string, string> = {
   '/': 'My labs',
@@ -31,6 +34,7 @@ const TITLES: Record<string, string> = {
   '/status': 'Status',
   '/usage': 'Usage',
   '/rigs': 'Rigs',
+  '/rigs/new': 'Add a rig',
   '/ledger': 'Usage ledger',
 };
 
@@ -56,7 +60,10 @@ export function App() {
     // The course page sets its own title once it knows the course.
     if (
       session.state === 'signed-in' &&
-      (COURSE_PATH.test(path) || TEMPLATES_PATH.test(path) || TEMPLATE_PATH.test(path))
+      (COURSE_PATH.test(path) ||
+        TEMPLATES_PATH.test(path) ||
+        TEMPLATE_PATH.test(path) ||
+        (RIG_PATH.test(path) && path !== '/rigs/new'))
     )
       return;
     const page = session.state === 'signed-in' ? (TITLES[path] ?? 'Not found') : 'Sign in';
@@ -103,8 +110,17 @@ export function App() {
   const courseId = COURSE_PATH.exec(path)?.[1];
   const templatesOf = TEMPLATES_PATH.exec(path)?.[1];
   const template = TEMPLATE_PATH.exec(path);
+  const rigName = path === '/rigs/new' ? undefined : RIG_PATH.exec(path)?.[1];
   switch (
-    courseId ? '/courses/:id' : templatesOf ? '/courses/:id/templates' : template ? '/courses/:id/templates/:t' : path
+    courseId
+      ? '/courses/:id'
+      : templatesOf
+        ? '/courses/:id/templates'
+        : template
+          ? '/courses/:id/templates/:t'
+          : rigName
+            ? '/rigs/:name'
+            : path
   ) {
     case '/':
       page = <HomePage me={me} onUnauthorized={signedOut} />;
@@ -150,6 +166,12 @@ export function App() {
       break;
     case '/rigs':
       page = <RigsPage onUnauthorized={signedOut} />;
+      break;
+    case '/rigs/new':
+      page = <RigAddPage onUnauthorized={signedOut} />;
+      break;
+    case '/rigs/:name':
+      page = <RigPage key={rigName} name={decodeURIComponent(rigName!)} onUnauthorized={signedOut} />;
       break;
     case '/ledger':
       page = <LedgerPage onUnauthorized={signedOut} />;

@@ -494,6 +494,142 @@ export interface Rig {
   memoryMb: number;
   lastSeenAt: string | null;
   engineVersion: string | null;
+  tls?: boolean;
+  inventory?: RigInventory | null;
+  inventoryAt?: string | null;
+}
+/** What registration discovered through the rig's engine (GET /info and one telemetry probe). */
+export interface RigInventory {
+  discoveredAt: string;
+  engine: {
+    version: string | null;
+    os: string | null;
+    kernel: string | null;
+    architecture: string | null;
+    dockerRootDir: string | null;
+    runtimes: string[];
+  };
+  cpus: number | null;
+  memoryMb: number | null;
+  diskTotalMb: number | null;
+  diskFreeMb: number | null;
+  gpus: Array<{
+    index: number;
+    id: string;
+    model: string | null;
+    vramMb: number | null;
+    driver: 'nvidia' | 'amd';
+    driverVersion: string | null;
+    pcieGen: number | null;
+    pcieGenMax: number | null;
+    pcieWidth: number | null;
+    pcieWidthMax: number | null;
+    deviceIds: string[];
+  }>;
+  notAvailable: Array<{ source: string; why: string }>;
+}
+export interface RigAlert {
+  severity: 'critical' | 'warning';
+  text: string;
+}
+export interface Slots {
+  used: number;
+  total: number;
+}
+/** A rig on the board (GET /api/rigs, GET /api/rigs/:name): latest telemetry, slots, GPU health, alerts. */
+export interface RigBoard extends Rig {
+  load1: number | null;
+  cpusSeen: number | null;
+  memoryAvailableMb: number | null;
+  memoryTotalMb: number | null;
+  diskFreeMb: number | null;
+  diskTotalMb: number | null;
+  sampledAt: string | null;
+  slots: Slots;
+  gpus: Array<{
+    index: number;
+    model: string;
+    vramMb: number;
+    driver: string;
+    healthy: boolean;
+    healthReason: string;
+    slots: Slots;
+    temperatureC: number | null;
+    pcieWidth: number | null;
+    pcieWidthMax: number | null;
+  }>;
+  alerts: RigAlert[];
+}
+/** A registration or re-discovery: the rig, its connection test and the GPUs registered. */
+export interface RigDiscovery extends Rig {
+  connection: {
+    ok: boolean;
+    endpoint: string;
+    latencyMs: number;
+    version: string | null;
+    apiVersion: string | null;
+    error: string | null;
+  };
+  gpusAdded: Array<{ index: number; model: string; vramMb: number; driver: string; deviceIds: string[] }>;
+  gpusSkipped: string[];
+  gpusMissing: number[];
+}
+export interface NewRigInput {
+  name: string;
+  endpoint: string;
+  tls?: { ca: string; cert: string; key: string };
+  cpus?: number;
+  memoryMb?: number;
+  offline?: boolean;
+  gpus?: boolean;
+}
+export interface RigAuditEntry {
+  at: string;
+  actor: string;
+  action: string;
+  target: string | null;
+  detail: Record<string, unknown>;
+}
+export type BurnInStatus = 'running' | 'passed' | 'failed' | 'cancelled';
+export interface BurnInRun {
+  id: string;
+  rig: string;
+  status: BurnInStatus;
+  startedAt: string;
+  finishedAt: string | null;
+  reason: string;
+  progress: { done: number; total: number; current: string | null };
+  checks: Array<{
+    name: string;
+    status: 'pending' | 'running' | 'passed' | 'failed' | 'not-available';
+    detail: string;
+    figures: Record<string, number>;
+    startedAt: string | null;
+    finishedAt: string | null;
+  }>;
+}
+export interface RigReliability {
+  rig: string;
+  score: number;
+  availability: number;
+  launchSuccess: number;
+  launches: number;
+  failedLaunches: number;
+  faults: number;
+  faultsPerDay: number;
+  windowStart: string;
+  belowFloor: boolean;
+  floor: number;
+  gpus: Array<{
+    index: number;
+    model: string;
+    score: number;
+    availability: number;
+    launches: number;
+    failedLaunches: number;
+    faults: number;
+    faultsPerDay: number;
+  }>;
 }
 export interface RigEvent {
   at: string;
@@ -541,7 +677,18 @@ export const api = {
   ) => request<CourseQuota>('PUT', `${course(id)}/quota`, { body }),
   courseUsage: (id: string) => request<CourseUsage>('GET', `${course(id)}/usage`),
   campusUsage: () => request<CampusUsage>('GET', '/api/usage/courses'),
-  rigs: () => request<Rig[]>('GET', '/api/rigs'),
+  rigs: () => request<RigBoard[]>('GET', '/api/rigs'),
+  rig: (name: string) => request<RigBoard>('GET', `/api/rigs/${enc(name)}`),
+  addRig: (body: NewRigInput) => request<RigDiscovery>('POST', '/api/rigs', { body }),
+  rediscoverRig: (name: string) => request<RigDiscovery>('POST', `/api/rigs/${enc(name)}/inventory`, { body: {} }),
+  rigAudit: (name: string) => request<RigAuditEntry[]>('GET', `/api/rigs/${enc(name)}/audit`),
+  startBurnIn: (name: string, reason: string) =>
+    request<BurnInRun>('POST', `/api/rigs/${enc(name)}/burn-in`, { body: { reason } }),
+  /** Null when the portal has no burn-in yet (404), so the pages still show the rest. */
+  rigBurnIns: (name: string) => orNullOn404(request<BurnInRun[]>('GET', `/api/rigs/${enc(name)}/burn-in`)),
+  latestBurnIns: () => orNullOn404(request<BurnInRun[]>('GET', '/api/rigs/burn-in/latest')),
+  /** Null when no scores exist yet (404): "not yet scored". */
+  reliability: () => orNullOn404(request<RigReliability[]>('GET', '/api/rigs/reliability')),
   rigEvents: (name: string) => request<RigEvent[]>('GET', `/api/rigs/${enc(name)}/events`),
   setRigState: (name: string, body: { to: RigState; reason: string; deadline?: string }) =>
     request<Rig>('POST', `/api/rigs/${enc(name)}/state`, { body }),
@@ -618,6 +765,16 @@ function archiveType(name: string): string {
   if (/\.(tgz|tar\.gz|gz)$/i.test(name)) return 'application/gzip';
   if (/\.tar$/i.test(name)) return 'application/x-tar';
   return 'application/octet-stream';
+}
+
+/** What a request answers, or null when the portal answers 404 (a feature not there yet). */
+async function orNullOn404<T>(p: Promise<T>): Promise<T | null> {
+  try {
+    return await p;
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 404) return null;
+    throw e;
+  }
 }
 
 export function errorText(e: unknown): string {

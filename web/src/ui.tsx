@@ -1,4 +1,4 @@
-import type { ReactNode } from 'react';
+import { useEffect, type ReactNode } from 'react';
 
 export function ErrorMessage({ message, title }: { message: string; title?: string }) {
   return (
@@ -35,4 +35,15 @@ export function formatDate(iso: string | null | undefined, empty = 'never'): str
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return iso;
   return d.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+}
+
+/** Runs `load` now and every `everyMs` while the tab is visible (a hidden tab asks the portal nothing). */
+export function usePolling(load: () => Promise<void>, everyMs = 30_000): void {
+  useEffect(() => {
+    void load();
+    const t = window.setInterval(() => {
+      if (document.visibilityState === 'visible') void load();
+    }, everyMs);
+    return () => window.clearInterval(t);
+  }, [load, everyMs]);
 }

@@ -1,9 +1,11 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { AuditModule } from '../modules/audit/audit.module';
 import { TokensModule } from '../modules/auth/auth.module';
+import { BurnInModule } from '../modules/burn-in/burn-in.module';
 import { CoursesModule } from '../modules/courses/courses.module';
 import { LedgerModule } from '../modules/ledger/ledger.module';
 import { QuotaModule } from '../modules/quota/quota.module';
+import { ReliabilityModule } from '../modules/rig-health/reliability.module';
 import { RigsModule } from '../modules/rigs/rigs.module';
 import { TemplatesModule } from '../modules/templates/templates.module';
 import { UsersModule } from '../modules/users/users.module';
@@ -30,6 +32,9 @@ export class CliModule {
         MetricsModule,
         QuotaModule,
         TemplatesModule,
+        // Entering burn-in from the CLI records its run too (a portal's sweep executes it).
+        BurnInModule,
+        ReliabilityModule,
       ],
     };
   }

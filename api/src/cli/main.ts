@@ -11,7 +11,7 @@ import { CLI_ACTOR } from '../modules/courses/actor';
 import { COURSE_ROLES, CourseRole } from '../modules/courses/course.entity';
 import { CourseMembersService } from '../modules/courses/course-members.service';
 import { CoursesService } from '../modules/courses/courses.service';
-import { rigView } from '../modules/rigs/rigs.controller';
+import { discoveryView, rigView } from '../modules/rigs/rigs.controller';
 import { RigsService } from '../modules/rigs/rigs.service';
 import { CAMPUS_ROLES, CampusRole } from '../modules/users/user.entity';
 import { UsersService } from '../modules/users/users.service';
@@ -22,6 +22,7 @@ import { CliModule } from './cli.module';
 import { addLedgerCommands } from './ledger-commands';
 import { addQuotaCommands } from './quota-commands';
 import { addRigCommands } from './rig-commands';
+import { discoveryText } from './rig-inventory-text';
 import { addTemplateCommands } from './template-commands';
 import { seedDemo } from './seed-demo';
 import { courseArg, table } from './output';
@@ -153,18 +154,32 @@ export function buildCli(): Command {
   const rig = program.command('rig').description('rigs: the Docker engines of the pool');
   rig
     .command('add <name>')
-    .description('register a rig by its Docker endpoint')
+    .description(
+      'register a rig by its Docker endpoint: tests the connection, discovers CPUs, memory, disk, Docker and GPUs, ' +
+        'and registers it in `registered` (burn-in then puts it into service)',
+    )
     .requiredOption('--endpoint <url>', 'unix:///var/run/docker.sock or tcp://host:2376 (TCP needs --tls-*)')
     .option('--tls-ca <file>', "CA certificate (PEM) that signed the engine's certificate")
     .option('--tls-cert <file>', 'client certificate (PEM)')
     .option('--tls-key <file>', 'client key (PEM)')
-    .option('--cpus <n>', 'CPUs labs may use on this rig', intArg('--cpus'), 2)
-    .option('--memory-mb <n>', 'memory (MiB) labs may use on this rig', intArg('--memory-mb'), 4096)
-    .addOption(
-      new Option('--driver <kind>', 'how GPUs are handed to containers')
-        .choices(['nvidia', 'amd', 'devices', 'none'])
-        .default('none'),
+    .option('--cpus <n>', 'CPUs labs may use on this rig (default: found less RIG_RESERVE_CPUS)', intArg('--cpus'))
+    .option(
+      '--memory-mb <n>',
+      'memory (MiB) labs may use on this rig (default: found less RIG_RESERVE_MEMORY_MB)',
+      intArg('--memory-mb'),
     )
+    .addOption(
+      new Option('--driver <kind>', 'how GPUs are handed to containers (default: from the GPUs found)').choices([
+        'nvidia',
+        'amd',
+        'devices',
+        'none',
+      ]),
+    )
+    .option('--offline', 'register even when the engine does not answer (run `rig inventory` later)')
+    .option('--no-gpus', 'do not register the GPUs found')
+    .option('--active <reason>', 'put the rig straight into the pool, skipping burn-in (why: kept in its history)')
+    .option('--json', 'print JSON')
     .action(
       async (
         name: string,
@@ -173,9 +188,13 @@ export function buildCli(): Command {
           tlsCa?: string;
           tlsCert?: string;
           tlsKey?: string;
-          cpus: number;
-          memoryMb: number;
-          driver: 'nvidia' | 'amd' | 'devices' | 'none';
+          cpus?: number;
+          memoryMb?: number;
+          driver?: 'nvidia' | 'amd' | 'devices' | 'none';
+          offline?: boolean;
+          gpus: boolean;
+          active?: string;
+          json?: boolean;
         },
       ) =>
         withApp(async (app) => {
@@ -183,21 +202,35 @@ export function buildCli(): Command {
           if (given !== 0 && given !== 3)
             throw new CliFailure('give all three of --tls-ca, --tls-cert and --tls-key, or none');
           const tls = given === 3 ? { ca: o.tlsCa!, cert: o.tlsCert!, key: o.tlsKey! } : null;
-          const added = await app
-            .get(RigsService)
-            .add({ name, endpoint: o.endpoint, tls, cpus: o.cpus, memoryMb: o.memoryMb, driver: o.driver });
-          await app.get(AuditService).record({
-            action: 'rig.add',
-            actor: 'cli',
-            targetType: 'rig',
-            targetId: name,
-            detail: { endpoint: o.endpoint },
-          });
-          const [probe] = (await app.get(RigsService).probeAll()).filter((p) => p.rig.id === added.id);
+          const d = await app.get(RigsService).add(
+            {
+              name,
+              endpoint: o.endpoint,
+              tls,
+              cpus: o.cpus,
+              memoryMb: o.memoryMb,
+              driver: o.driver,
+              offline: o.offline,
+              gpus: o.gpus,
+              activate: o.active,
+            },
+            { name: 'cli' },
+          );
           print(
-            `added rig ${name} (${o.endpoint}); engine ${probe?.up ? `answers: Docker ${probe.version}` : `does not answer yet: ${probe && !probe.up ? probe.error : 'unknown'}`}`,
+            o.json ? JSON.stringify(discoveryView(d), null, 2) : discoveryText(`added rig ${name} (${o.endpoint})`, d),
           );
         }),
+    );
+  rig
+    .command('inventory <name>')
+    .description("discover a rig's inventory again through its engine (and register GPUs found under a new index)")
+    .option('--no-gpus', 'do not register GPUs found')
+    .option('--json', 'print JSON')
+    .action(async (name: string, o: { gpus: boolean; json?: boolean }) =>
+      withApp(async (app) => {
+        const d = await app.get(RigsService).rediscover(name, { gpus: o.gpus }, { name: 'cli' });
+        print(o.json ? JSON.stringify(discoveryView(d), null, 2) : discoveryText(`rig ${name}`, d));
+      }),
     );
   rig
     .command('list')

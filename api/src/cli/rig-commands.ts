@@ -3,6 +3,8 @@ import { Command, InvalidArgumentError } from 'commander';
 import { parseDuration } from '../modules/rigs/rig-lifecycle.policy';
 import { rigEventView, RigStateService } from '../modules/rigs/rig-state.service';
 import { RigState } from '../modules/rigs/rig.entity';
+import { addBurnInCommands } from './burn-in-commands';
+import { addReliabilityCommand } from './reliability-commands';
 import { table } from './output';
 
 /** What the rig lifecycle commands borrow from main.ts. */
@@ -19,7 +21,8 @@ const durationArg = (v: string) => {
 
 /**
  * `riglab rig drain|maintenance|retire|burn-in|activate NAME --reason TEXT [--deadline 30m]` and
- * `riglab rig events NAME`, added to the existing `rig` command. Labs on a rig drained here are
+ * `riglab rig events NAME`, added to the existing `rig` command (`burn-in` and `burn-in-results`:
+ * burn-in-commands.ts). Labs on a rig drained here are
  * warned and stopped by the portal's drain job (RIG_DRAIN_CHECK_INTERVAL_S).
  */
 export function addRigCommands(program: Command, { withApp, print }: RigCliDeps): void {
@@ -28,7 +31,6 @@ export function addRigCommands(program: Command, { withApp, print }: RigCliDeps)
     ['drain', 'draining', 'take no new labs; running ones may finish until the deadline (the rig stays drained)'],
     ['maintenance', 'maintenance', 'drain the rig, then hold it in maintenance'],
     ['retire', 'retired', 'drain the rig, then retire it for good (its history is kept)'],
-    ['burn-in', 'burn-in', 'start burn-in (the way back from maintenance)'],
     ['activate', 'active', 'put the rig (back) into the pool'],
   ];
   for (const [verb, to, description] of verbs) {
@@ -50,6 +52,8 @@ export function addRigCommands(program: Command, { withApp, print }: RigCliDeps)
         }),
       );
   }
+  addBurnInCommands(rig, { withApp, print });
+  addReliabilityCommand(rig, { withApp, print });
   rig
     .command('events <name>')
     .description("a rig's history: every state change, who made it and why")

@@ -51,6 +51,8 @@ export async function seedDemo(
     cpus: Math.max(1, cpus().length),
     memoryMb: Math.max(1024, Math.floor(totalmem() / 1024 / 1024 / 2)),
     driver: 'none',
+    // The demo's only rig takes labs at once; real rigs pass burn-in first.
+    activate: "demo seed: this machine's engine",
   });
   return `demo ready: course CS101 (2026F), template '${imported.slug}' v${imported.version} on ${image}, users ${DEMO_USERS.map((u) => u.username).join(', ')}, rig 'local'`;
 }

@@ -1,303 +1,239 @@
-import { useCallback, useEffect, useState, type FormEvent } from 'react';
-import { ApiError, api, errorText, type Rig, type RigEvent, type RigState, type RigTelemetry } from '../api';
-import { ErrorMessage } from '../ui';
+import { useCallback, useState } from 'react';
+import {
+  ApiError,
+  api,
+  errorText,
+  type BurnInRun,
+  type RigAlert,
+  type RigBoard,
+  type RigReliability,
+  type RigState,
+} from '../api';
+import { Link } from '../router';
+import { Badge, ErrorMessage, formatDate, usePolling } from '../ui';
 
-const REFRESH_MS = 30_000;
+/** What the board shows beside each rig, from the other rig APIs (each may not exist yet: null). */
+export interface BoardExtras {
+  reliability: Map<string, RigReliability> | null;
+  burnIns: Map<string, BurnInRun> | null;
+}
 
-/** Where a person may send a rig from each state (api/src/modules/rigs/rig-lifecycle.policy.ts has the rule). */
-const MOVES: Record<RigState, RigState[]> = {
-  registered: ['burn-in', 'active', 'retired'],
-  'burn-in': ['active', 'maintenance', 'retired'],
-  active: ['draining', 'maintenance', 'retired'],
-  draining: ['active', 'maintenance', 'retired'],
-  maintenance: ['burn-in', 'retired'],
-  retired: [],
+const STATE_WEIGHT: Record<RigState, number> = {
+  maintenance: 3,
+  draining: 2,
+  'burn-in': 2,
+  registered: 1,
+  active: 0,
+  retired: -1,
 };
 
-const VERB: Record<RigState, string> = {
-  registered: 'Register',
-  'burn-in': 'Burn in',
-  active: 'Activate',
-  draining: 'Drain',
-  maintenance: 'Maintenance',
-  retired: 'Retire',
-};
+/** Worst first: critical alerts, then warnings, then rigs out of service, then by name. */
+function worstFirst(a: RigBoard, b: RigBoard): number {
+  const weight = (r: RigBoard) =>
+    r.alerts.filter((x) => x.severity === 'critical').length * 100 +
+    r.alerts.filter((x) => x.severity === 'warning').length * 10 +
+    STATE_WEIGHT[r.state];
+  return weight(b) - weight(a) || a.name.localeCompare(b.name);
+}
 
-/** Campus IT: every rig's state at a glance, its history and telemetry, and the lifecycle buttons. */
+export const gib = (mb: number | null | undefined) =>
+  mb === null || mb === undefined ? '—' : `${(mb / 1024).toFixed(1)} GiB`;
+
+export function AlertList({ alerts }: { alerts: RigAlert[] }) {
+  if (!alerts.length) return <span className="muted small">none</span>;
+  return (
+    <ul className="alerts" aria-label="Alerts">
+      {alerts.map((a, i) => (
+        <li key={i} className={`alert-line alert-line-${a.severity}`}>
+          <Badge tone={a.severity === 'critical' ? 'bad' : 'warn'}>{a.severity}</Badge> {a.text}
+        </li>
+      ))}
+    </ul>
+  );
+}
+
+export function BurnInBadge({ run }: { run: BurnInRun | undefined | null }) {
+  if (!run) return <span className="muted small">none yet</span>;
+  const tone = run.status === 'passed' ? 'ok' : run.status === 'failed' ? 'bad' : 'neutral';
+  return (
+    <>
+      <Badge tone={tone}>{run.status}</Badge>
+      <div className="muted small">
+        {run.status === 'running'
+          ? `${run.progress.done}/${run.progress.total}${run.progress.current ? `: ${run.progress.current}` : ''}`
+          : formatDate(run.finishedAt ?? run.startedAt)}
+      </div>
+      {run.status === 'failed' && run.reason ? <div className="small error-text">{run.reason}</div> : null}
+    </>
+  );
+}
+
+export function ScoreCell({ score, extrasLoaded }: { score: RigReliability | undefined; extrasLoaded: boolean }) {
+  if (!extrasLoaded || !score) return <span className="muted small">not yet scored</span>;
+  return (
+    <>
+      <Badge tone={score.belowFloor ? 'bad' : score.score >= 0.97 ? 'ok' : 'warn'}>{score.score.toFixed(2)}</Badge>
+      <div className="muted small">
+        floor {score.floor.toFixed(2)} · {score.faults} fault(s)
+      </div>
+    </>
+  );
+}
+
+/** A bar with its figure, for memory and disk use on the board. */
+function UseBar({ used, total, label }: { used: number; total: number; label: string }) {
+  const pct = total > 0 ? Math.min(100, Math.max(0, (100 * used) / total)) : 0;
+  const tone = pct >= 95 ? 'bad' : pct >= 85 ? 'warn' : 'ok';
+  return (
+    <div className="usebar" role="img" aria-label={`${label}: ${Math.round(pct)}% used`}>
+      <div className={`usebar-fill usebar-${tone}`} style={{ width: `${pct}%` }} />
+    </div>
+  );
+}
+
+/** Campus IT: every rig at a glance, worst first, with load, memory, disk, slots, score, burn-in and alerts. */
 export function RigsPage({ onUnauthorized }: { onUnauthorized: () => void }) {
-  const [rigs, setRigs] = useState<Rig[] | null>(null);
+  const [rigs, setRigs] = useState<RigBoard[] | null>(null);
+  const [extras, setExtras] = useState<BoardExtras>({ reliability: null, burnIns: null });
   const [error, setError] = useState<string | null>(null);
-  const [open, setOpen] = useState<string | null>(null);
 
   const load = useCallback(async () => {
     try {
-      setRigs(await api.rigs());
+      const [board, scores, runs] = await Promise.all([
+        api.rigs(),
+        // Scores and burn-ins are extras: the board still shows the rigs without them.
+        api.reliability().catch(() => null),
+        api.latestBurnIns().catch(() => null),
+      ]);
+      setRigs(board);
+      setExtras({
+        reliability: scores ? new Map(scores.map((s) => [s.rig, s])) : null,
+        burnIns: runs ? new Map(runs.map((r) => [r.rig, r])) : null,
+      });
       setError(null);
     } catch (e) {
       if (e instanceof ApiError && e.status === 401) onUnauthorized();
       else setError(errorText(e));
     }
   }, [onUnauthorized]);
+  usePolling(load);
 
-  useEffect(() => {
-    void load();
-    const t = window.setInterval(() => {
-      if (document.visibilityState === 'visible') void load();
-    }, REFRESH_MS);
-    return () => window.clearInterval(t);
-  }, [load]);
+  const sorted = rigs ? [...rigs].sort(worstFirst) : null;
+  const critical = rigs?.filter((r) => r.alerts.some((a) => a.severity === 'critical')).length ?? 0;
+  const warning = rigs?.filter((r) => r.alerts.length && r.alerts.every((a) => a.severity === 'warning')).length ?? 0;
 
   return (
     <section aria-labelledby="rigs-heading">
       <div className="title-row">
         <h1 id="rigs-heading">Rigs</h1>
-        <button type="button" className="btn btn-secondary btn-small push" onClick={() => void load()}>
+        <Link href="/rigs/new" className="btn btn-small push">
+          Add rig
+        </Link>
+        <button type="button" className="btn btn-secondary btn-small" onClick={() => void load()}>
           Refresh
         </button>
       </div>
       <p className="muted">
-        The pool's rigs: only active rigs take new labs. Draining lets running labs finish until the deadline.
+        The pool's rigs, worst first. Only active rigs take new labs; draining lets running labs finish until the
+        deadline.
       </p>
       {error ? <ErrorMessage message={error} title="Could not load the rigs:" /> : null}
-      {rigs && rigs.length === 0 ? <p>No rigs are registered yet (npx riglab rig add NAME --endpoint URL).</p> : null}
       {rigs && rigs.length > 0 ? (
-        <table className="table">
-          <thead>
-            <tr>
-              <th>Rig</th>
-              <th>State</th>
-              <th>Why</th>
-              <th>Engine</th>
-              <th>Last seen</th>
-              <th />
-            </tr>
-          </thead>
-          <tbody>
-            {rigs.map((r) => (
-              <tr key={r.id}>
-                <td>
-                  <strong>{r.name}</strong>
-                  <div className="muted small">
-                    {r.cpus} CPUs · {Math.round(r.memoryMb / 1024)} GiB · {r.driver}
-                  </div>
-                </td>
-                <td>
-                  <span className={`badge state-${r.state}`}>{r.state}</span>
-                  {r.state === 'draining' && r.drainDeadline ? (
-                    <div className="muted small">
-                      until {new Date(r.drainDeadline).toLocaleString()}
-                      {r.drainTarget ? `, then ${r.drainTarget}` : ''}
-                    </div>
-                  ) : null}
-                </td>
-                <td className="small">{r.stateReason || '—'}</td>
-                <td className="small">{r.engineVersion ? `Docker ${r.engineVersion}` : '—'}</td>
-                <td className="small">{r.lastSeenAt ? new Date(r.lastSeenAt).toLocaleString() : 'never'}</td>
-                <td>
-                  <button
-                    type="button"
-                    className="btn btn-secondary btn-small"
-                    aria-expanded={open === r.name}
-                    onClick={() => setOpen(open === r.name ? null : r.name)}
-                  >
-                    {open === r.name ? 'Close' : 'Details'}
-                  </button>
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+        <p className="board-summary" aria-live="polite">
+          {rigs.length} rig(s) · <strong>{rigs.filter((r) => r.state === 'active').length}</strong> active ·{' '}
+          <span className={critical ? 'error-text' : undefined}>{critical} with critical alerts</span> · {warning} with
+          warnings
+        </p>
       ) : null}
-      {open && rigs?.find((r) => r.name === open) ? (
-        <RigDetail rig={rigs.find((r) => r.name === open)!} onChanged={() => void load()} />
+      {rigs && rigs.length === 0 ? (
+        <p>
+          No rigs are registered yet: <Link href="/rigs/new">add one</Link> (or npx riglab rig add NAME --endpoint URL).
+        </p>
+      ) : null}
+      {sorted && sorted.length > 0 ? (
+        <div className="table-wrap">
+          <table className="table rig-board">
+            <thead>
+              <tr>
+                <th>Rig</th>
+                <th>State</th>
+                <th>Load</th>
+                <th>Memory free</th>
+                <th>Disk free</th>
+                <th>Slots</th>
+                <th>Reliability</th>
+                <th>Burn-in</th>
+                <th>Alerts</th>
+              </tr>
+            </thead>
+            <tbody>
+              {sorted.map((r) => (
+                <tr key={r.id} aria-label={`rig ${r.name}`} className={r.alerts.length ? 'rig-row-alerted' : undefined}>
+                  <td>
+                    <Link href={`/rigs/${encodeURIComponent(r.name)}`}>
+                      <strong>{r.name}</strong>
+                    </Link>
+                    <div className="muted small">
+                      {r.cpus} CPUs · {gib(r.memoryMb)}
+                      {r.driver === 'none' ? '' : ` · ${r.driver}`}
+                    </div>
+                  </td>
+                  <td>
+                    <span className={`badge state-${r.state}`}>{r.state}</span>
+                    {r.state === 'draining' && r.drainDeadline ? (
+                      <div className="muted small">until {formatDate(r.drainDeadline)}</div>
+                    ) : null}
+                    <div className="muted small reason">{r.stateReason}</div>
+                  </td>
+                  <td className="num">
+                    {r.load1 === null ? '—' : r.load1.toFixed(2)}
+                    {r.cpusSeen ? <div className="muted small">of {r.cpusSeen} CPUs</div> : null}
+                  </td>
+                  <td>
+                    {r.memoryAvailableMb !== null && r.memoryTotalMb ? (
+                      <>
+                        {gib(r.memoryAvailableMb)} <span className="muted small">of {gib(r.memoryTotalMb)}</span>
+                        <UseBar used={r.memoryTotalMb - r.memoryAvailableMb} total={r.memoryTotalMb} label="memory" />
+                      </>
+                    ) : (
+                      '—'
+                    )}
+                  </td>
+                  <td>
+                    {r.diskFreeMb !== null && r.diskTotalMb ? (
+                      <>
+                        {gib(r.diskFreeMb)} <span className="muted small">of {gib(r.diskTotalMb)}</span>
+                        <UseBar used={r.diskTotalMb - r.diskFreeMb} total={r.diskTotalMb} label="disk" />
+                      </>
+                    ) : (
+                      '—'
+                    )}
+                  </td>
+                  <td className="num">
+                    {r.slots.total ? `${r.slots.used}/${r.slots.total}` : <span className="muted small">no GPUs</span>}
+                    {r.gpus.some((g) => !g.healthy) ? (
+                      <div className="small error-text">{r.gpus.filter((g) => !g.healthy).length} quarantined</div>
+                    ) : null}
+                  </td>
+                  <td>
+                    <ScoreCell score={extras.reliability?.get(r.name)} extrasLoaded={extras.reliability !== null} />
+                  </td>
+                  <td>
+                    {extras.burnIns ? (
+                      <BurnInBadge run={extras.burnIns.get(r.name)} />
+                    ) : (
+                      <span className="muted small">—</span>
+                    )}
+                  </td>
+                  <td>
+                    <AlertList alerts={r.alerts} />
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
       ) : null}
     </section>
-  );
-}
-
-function RigDetail({ rig, onChanged }: { rig: Rig; onChanged: () => void }) {
-  const [events, setEvents] = useState<RigEvent[] | null>(null);
-  const [telemetry, setTelemetry] = useState<RigTelemetry | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  const [to, setTo] = useState<RigState | ''>('');
-  const [reason, setReason] = useState('');
-  const [deadline, setDeadline] = useState('');
-  const [busy, setBusy] = useState(false);
-
-  const load = useCallback(async () => {
-    try {
-      const [e, t] = await Promise.all([
-        api.rigEvents(rig.name),
-        api.rigTelemetry(rig.name, new Date(Date.now() - 6 * 3600_000), 'raw'),
-      ]);
-      setEvents(e);
-      setTelemetry(t);
-    } catch (err) {
-      setError(errorText(err));
-    }
-  }, [rig.name]);
-
-  useEffect(() => {
-    void load();
-  }, [load, rig.state]);
-
-  const submit = async (e: FormEvent) => {
-    e.preventDefault();
-    if (!to) return;
-    setBusy(true);
-    try {
-      await api.setRigState(rig.name, { to, reason, ...(deadline ? { deadline } : {}) });
-      setError(null);
-      setTo('');
-      setReason('');
-      setDeadline('');
-      onChanged();
-    } catch (err) {
-      setError(`Not changed: ${errorText(err)}`);
-    } finally {
-      setBusy(false);
-    }
-  };
-
-  const series = telemetry?.series ?? {};
-  const temps = Object.entries(series).filter(([k]) => /^gpu\.\d+\.temperatureC$/.test(k));
-  const charts: Array<{ title: string; unit: string; lines: Array<[string, Array<{ at: string; value: number }>]> }> = [
-    { title: 'GPU temperatures', unit: '°C', lines: temps.map(([k, v]) => [`GPU ${k.split('.')[1]}`, v]) },
-    {
-      title: 'GPU power',
-      unit: 'W',
-      lines: Object.entries(series)
-        .filter(([k]) => /^gpu\.\d+\.powerW$/.test(k))
-        .map(([k, v]) => [`GPU ${k.split('.')[1]}`, v]),
-    },
-    { title: 'Load (1 min)', unit: '', lines: series.load1 ? [['load', series.load1]] : [] },
-    {
-      title: 'Memory available',
-      unit: 'MiB',
-      lines: series.memoryAvailableMb ? [['available', series.memoryAvailableMb]] : [],
-    },
-  ];
-
-  return (
-    <div className="card" aria-label={`rig ${rig.name}`}>
-      <h2>{rig.name}</h2>
-      {error ? <ErrorMessage message={error} /> : null}
-      <form className="inline-form" onSubmit={(e) => void submit(e)}>
-        <fieldset disabled={busy || MOVES[rig.state].length === 0}>
-          <legend>Change state</legend>
-          <div className="button-row">
-            {MOVES[rig.state].map((s) => (
-              <button
-                key={s}
-                type="button"
-                className={`btn btn-small ${to === s ? '' : 'btn-secondary'}`}
-                aria-pressed={to === s}
-                onClick={() => setTo(s)}
-              >
-                {VERB[s]}
-              </button>
-            ))}
-          </div>
-          {to ? (
-            <>
-              <label>
-                Reason (kept in the rig's history)
-                <input value={reason} onChange={(e) => setReason(e.target.value)} required minLength={3} />
-              </label>
-              {to === 'draining' || to === 'maintenance' || to === 'retired' ? (
-                <label>
-                  Labs may finish for (e.g. 30m, 2h; empty: the default)
-                  <input value={deadline} onChange={(e) => setDeadline(e.target.value)} placeholder="60m" />
-                </label>
-              ) : null}
-              <button type="submit" className="btn">
-                {VERB[to]} {rig.name}
-              </button>
-            </>
-          ) : null}
-        </fieldset>
-      </form>
-      <h3>Telemetry, last 6 hours</h3>
-      {telemetry && Object.keys(series).length === 0 ? (
-        <p className="muted">No telemetry yet: the probe runs every 30 seconds on rigs that are not retired.</p>
-      ) : null}
-      <div className="chart-grid">
-        {charts
-          .filter((c) => c.lines.length > 0)
-          .map((c) => (
-            <LineChart key={c.title} title={c.title} unit={c.unit} lines={c.lines} />
-          ))}
-      </div>
-      <h3>History</h3>
-      {events && events.length === 0 ? <p className="muted">No state changes yet.</p> : null}
-      {events && events.length > 0 ? (
-        <ul className="plain">
-          {events.map((e, i) => (
-            <li key={i}>
-              <span className="muted small">{new Date(e.at).toLocaleString()}</span> {e.from ?? '—'} →{' '}
-              <strong>{e.to}</strong> by {e.actor}: {e.reason}
-            </li>
-          ))}
-        </ul>
-      ) : null}
-    </div>
-  );
-}
-
-const COLOURS = ['#1f5aa6', '#2e8b57', '#d4a017', '#8e44ad', '#c0392b', '#7f8c8d'];
-
-/** A small SVG line chart of one or more series over time. */
-function LineChart({
-  title,
-  unit,
-  lines,
-}: {
-  title: string;
-  unit: string;
-  lines: Array<[string, Array<{ at: string; value: number }>]>;
-}) {
-  const W = 420;
-  const H = 140;
-  const pad = { l: 40, r: 8, t: 8, b: 20 };
-  const points = lines.flatMap(([, v]) => v);
-  const t0 = Math.min(...points.map((p) => Date.parse(p.at)));
-  const t1 = Math.max(...points.map((p) => Date.parse(p.at)), t0 + 1);
-  const lo = Math.min(0, ...points.map((p) => p.value));
-  const hi = Math.max(1, ...points.map((p) => p.value));
-  const x = (at: string) => pad.l + ((Date.parse(at) - t0) / (t1 - t0)) * (W - pad.l - pad.r);
-  const y = (v: number) => pad.t + (1 - (v - lo) / (hi - lo)) * (H - pad.t - pad.b);
-  const last = lines
-    .map(([name, v]) => `${name} ${v[v.length - 1]?.value ?? '—'}${unit ? ` ${unit}` : ''}`)
-    .join(' · ');
-  return (
-    <figure className="card chart">
-      <figcaption>
-        <strong>{title}</strong> <span className="muted small">now: {last}</span>
-      </figcaption>
-      <svg viewBox={`0 0 ${W} ${H}`} role="img" aria-label={`${title} over the last hours`}>
-        <line x1={pad.l} x2={W - pad.r} y1={y(lo)} y2={y(lo)} stroke="#ccc" />
-        <text x={pad.l - 4} y={y(hi) + 4} textAnchor="end" fontSize="10" fill="#555">
-          {Math.round(hi)}
-        </text>
-        <text x={pad.l - 4} y={y(lo)} textAnchor="end" fontSize="10" fill="#555">
-          {Math.round(lo)}
-        </text>
-        <text x={pad.l} y={H - 4} fontSize="10" fill="#555">
-          {new Date(t0).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })}
-        </text>
-        <text x={W - pad.r} y={H - 4} fontSize="10" textAnchor="end" fill="#555">
-          {new Date(t1).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })}
-        </text>
-        {lines.map(([name, v], i) => (
-          <polyline
-            key={name}
-            fill="none"
-            stroke={COLOURS[i % COLOURS.length]}
-            strokeWidth="1.5"
-            points={v.map((p) => `${x(p.at).toFixed(1)},${y(p.value).toFixed(1)}`).join(' ')}
-          />
-        ))}
-      </svg>
-    </figure>
   );
 }

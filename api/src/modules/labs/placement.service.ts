@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import type { Spawner } from '../../../../spawner/src';
@@ -8,7 +8,8 @@ import { Rig } from '../rigs/rig.entity';
 import { RigsService } from '../rigs/rigs.service';
 import { LabSession } from './lab-session.entity';
 import { LabSessionsRepository } from './lab-sessions.repository';
-import { choosePlacement, Placement, RigCandidate } from './labs.policy';
+import { Placement, RigCandidate } from './labs.policy';
+import { placeByReliability, reliabilityWanted } from './placement.policy';
 import { SPAWNER } from './spawner.provider';
 import { QuotaService } from '../quota/quota.service';
 
@@ -29,6 +30,8 @@ type Outcome = { ok: true; session: LabSession; rig: Rig } | Extract<Placement, 
  */
 @Injectable()
 export class PlacementService {
+  private readonly log = new Logger(PlacementService.name);
+
   constructor(
     @Inject(CONFIG) private readonly config: Config,
     @InjectDataSource() private readonly db: DataSource,
@@ -99,6 +102,9 @@ export class PlacementService {
            FROM gpu_slots s JOIN gpus g ON g.id = s.gpu_id
           WHERE s.session_id IS NULL ORDER BY g.index, s.slot_index`,
         );
+        // Scores as the scoring job stored them last (RigScoringService): never computed per launch.
+        const scored: Array<{ rig_id: string; score: number | null; gpu_scores: Record<string, number | null> }> =
+          await m.query(`SELECT rig_id, score, gpu_scores FROM rig_reliability_scores`);
         const home =
           this.config.homes.storage === 'local'
             ? (
@@ -136,11 +142,18 @@ export class PlacementService {
           };
         });
         const wantsGpu = version.gpuPolicy.required && !session.cpuOnly;
-        const decision = choosePlacement(candidates, {
-          cpuMillis: version.cpuMillis,
-          memoryMb: version.memoryMb,
-          gpu: wantsGpu ? version.gpuPolicy : { required: false },
-        });
+        const gpu = wantsGpu ? version.gpuPolicy : { required: false };
+        const wanted = reliabilityWanted({ gpu, maxAgeS: version.maxAgeS }, this.config.reliability.longLabHours);
+        const gpuScores = new Map(scored.flatMap((r) => Object.entries(r.gpu_scores)));
+        const decision = placeByReliability(
+          candidates,
+          { cpuMillis: version.cpuMillis, memoryMb: version.memoryMb, gpu },
+          {
+            rigs: Object.fromEntries(scored.map((r) => [r.rig_id, r.score])),
+            slots: Object.fromEntries(slots.map((x) => [x.id, gpuScores.get(x.gpu_id)])),
+          },
+          wanted,
+        );
         if (!decision.ok) throw new NotPlaced(decision);
 
         let gpuPatch = {};
@@ -176,6 +189,18 @@ export class PlacementService {
         );
         if (!placed)
           throw new NotPlaced({ ok: false, reason: 'the lab was stopped while it was being placed', retryable: false });
+        // What placement chose and why, for "why did my lab land there?".
+        this.log.log({
+          msg: 'lab placed',
+          session: session.id,
+          rig: rig.name,
+          gpu: wantsGpu ? (slots.find((x) => x.id === decision.slotIds[0])?.gpu_id ?? null) : null,
+          why: decision.why,
+          reliabilityWanted: wanted,
+          score: decision.score,
+          usualRig: rigs.find((r) => r.id === decision.usualRigId)?.name,
+          candidates: candidates.length,
+        });
         return { ok: true as const, session: placed, rig };
       });
     } catch (err) {

@@ -8,6 +8,7 @@ import { AuditService } from '../audit/audit.service';
 import { Gpu, Rig } from '../rigs/rig.entity';
 import { RigStateService } from '../rigs/rig-state.service';
 import { cleanFor, evaluateSample, Finding } from './health-rules.policy';
+import { ProbeAvailabilityService } from './probe-availability.service';
 
 /**
  * Applies the health rules to each telemetry sample of a rig: quarantines faulty GPUs (no new labs on
@@ -24,6 +25,7 @@ export class RigHealthService {
     @InjectDataSource() private readonly db: DataSource,
     private readonly states: RigStateService,
     private readonly audit: AuditService,
+    private readonly availability: ProbeAvailabilityService,
   ) {}
 
   async ingest(
@@ -84,6 +86,9 @@ export class RigHealthService {
         { name: 'rule:recovery' },
       );
     }
+    // Every probe outcome comes through here exactly once (telemetry-probe.service.ts), and after the
+    // rules: a GPU quarantined or a rig drained by this very sample counts as down for this probe.
+    await this.availability.record(rigId, !probe.probeFailed && (probe.engineReachable ?? true), now);
     return findings;
   }
 

@@ -57,6 +57,7 @@ describe('planRigTransition', () => {
       ['draining', 'active'],
       ['draining', 'maintenance'],
       ['draining', 'retired'],
+      ['draining', 'burn-in'],
       ['maintenance', 'burn-in'],
       ['maintenance', 'retired'],
     ];
@@ -69,6 +70,22 @@ describe('planRigTransition', () => {
       ok: false,
       why: 'a rig cannot go from active to burn-in (from active it can go to draining, maintenance, retired)',
     });
+  });
+
+  it('lets a rule (the reliability floor) send an active rig back to burn-in, draining it first when busy', () => {
+    expect(planRigTransition('active', 'burn-in', 0, { byRule: true })).toEqual({
+      ok: true,
+      state: 'burn-in',
+      drainTarget: null,
+    });
+    expect(planRigTransition('active', 'burn-in', 2, { byRule: true })).toEqual({
+      ok: true,
+      state: 'draining',
+      drainTarget: 'burn-in',
+    });
+    // The drain job then moves the emptied rig on (as 'system', not a rule).
+    expect(planRigTransition('draining', 'burn-in', 0)).toEqual({ ok: true, state: 'burn-in', drainTarget: null });
+    expect(planRigTransition('maintenance', 'active', 0, { byRule: true }).ok).toBe(false);
   });
 });
 

@@ -9,10 +9,16 @@ const ALLOWED: Record<RigState, readonly RigState[]> = {
   registered: ['burn-in', 'active', 'retired'],
   'burn-in': ['active', 'maintenance', 'retired'],
   active: ['draining', 'maintenance', 'retired'],
-  draining: ['active', 'maintenance', 'retired'],
+  draining: ['active', 'maintenance', 'retired', 'burn-in'],
   maintenance: ['burn-in', 'retired'],
   retired: [],
 };
+
+/**
+ * Moves only a rule may ask for: the reliability floor sends an active rig back to burn-in (through
+ * draining while labs run), where a person would first choose drain or maintenance themselves.
+ */
+const RULE_ONLY: Partial<Record<RigState, readonly RigState[]>> = { active: ['burn-in'] };
 
 export type TransitionPlan = { ok: true; state: RigState; drainTarget: RigState | null } | { ok: false; why: string };
 
@@ -20,10 +26,15 @@ export type TransitionPlan = { ok: true; state: RigState; drainTarget: RigState 
  * What asking for `to` does to a rig in `from` that runs `liveLabs` labs: the state it takes now and
  * where a drain leads. Refusals say why in words an admin can act on.
  */
-export function planRigTransition(from: RigState, to: RigState, liveLabs: number): TransitionPlan {
+export function planRigTransition(
+  from: RigState,
+  to: RigState,
+  liveLabs: number,
+  opts: { byRule?: boolean } = {},
+): TransitionPlan {
   if (from === to) return { ok: false, why: `the rig is ${from} already` };
   if (from === 'retired') return { ok: false, why: 'a retired rig stays retired (its history is kept)' };
-  if (!ALLOWED[from].includes(to)) {
+  if (!ALLOWED[from].includes(to) && !(opts.byRule && RULE_ONLY[from]?.includes(to))) {
     const hint = from === 'maintenance' && to === 'active' ? ': it must pass burn-in first' : '';
     return {
       ok: false,
@@ -31,7 +42,8 @@ export function planRigTransition(from: RigState, to: RigState, liveLabs: number
     };
   }
   if (to === 'draining') return { ok: true, state: 'draining', drainTarget: null };
-  if ((to === 'maintenance' || to === 'retired') && liveLabs > 0)
+  // Burn-in stresses the whole rig: labs still running there finish first, like for maintenance.
+  if ((to === 'maintenance' || to === 'retired' || to === 'burn-in') && liveLabs > 0)
     return { ok: true, state: 'draining', drainTarget: to };
   return { ok: true, state: to, drainTarget: null };
 }

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, In } from 'typeorm';
+import { DataSource, EntityManager, In } from 'typeorm';
 import type { Config } from '../../platform/config/config';
 import { CONFIG } from '../../platform/config/config.module';
 import { AppError } from '../../platform/http/app-error';
@@ -24,6 +24,29 @@ export interface StateChange {
   deadlineMs?: number;
   /** Set by health rules: the rig may come back by itself after a clean window. */
   byRule?: boolean;
+  /**
+   * Only when the rig is in this state, checked under the row lock (a rule's decision about a state
+   * the rig has left meanwhile, e.g. a burn-in result after an admin moved the rig, must not apply).
+   */
+  onlyFrom?: RigState;
+}
+
+/** A change as made: the rig after it, the state it left, why and by whom. */
+export interface AppliedChange {
+  rig: Rig;
+  from: RigState;
+  reason: string;
+  actor: RigActor;
+}
+
+/**
+ * Told of every state change another module must follow (burn-in starts a run when a rig enters
+ * `burn-in`): `inTransaction` writes its rows in the change's own transaction, so the change and
+ * what it implies commit together; `afterCommit` does what must wait for the commit (enqueue a job).
+ */
+export interface RigChangeListener {
+  inTransaction?(m: EntityManager, change: AppliedChange): Promise<void>;
+  afterCommit?(change: AppliedChange): Promise<void>;
 }
 
 /**
@@ -33,12 +56,18 @@ export interface StateChange {
 @Injectable()
 export class RigStateService {
   private readonly log = new Logger(RigStateService.name);
+  private readonly listeners: RigChangeListener[] = [];
 
   constructor(
     @Inject(CONFIG) private readonly config: Config,
     @InjectDataSource() private readonly db: DataSource,
     private readonly audit: AuditService,
   ) {}
+
+  /** Registers a listener for every later change (modules register theirs at init). */
+  listen(listener: RigChangeListener): void {
+    this.listeners.push(listener);
+  }
 
   async change(name: string, input: StateChange, actor: RigActor): Promise<Rig> {
     const to = input.to as RigState;
@@ -62,10 +91,16 @@ export class RigStateService {
         .setLock('pessimistic_write')
         .getOne();
       if (!locked) throw rigNotFound(name);
+      if (input.onlyFrom && locked.state !== input.onlyFrom)
+        throw new AppError(
+          RigErrorCode.BadTransition,
+          'conflict',
+          `rig '${name}' not changed: it is ${locked.state} now, no longer ${input.onlyFrom}`,
+        );
       const live = await m
         .getRepository(LabSession)
         .count({ where: { rigId: locked.id, state: In([...ACTIVE_LAB_STATES]) } });
-      const plan = planRigTransition(locked.state, to, live);
+      const plan = planRigTransition(locked.state, to, live, { byRule: actor.name.startsWith('rule:') });
       if (!plan.ok) throw new AppError(RigErrorCode.BadTransition, 'invalid', `rig '${name}' not changed: ${plan.why}`);
       const draining = plan.state === 'draining';
       const deadlineMs = input.deadlineMs ?? this.config.rigs.drainDeadlineMinutes * 60_000;
@@ -89,7 +124,9 @@ export class RigStateService {
         reason: plan.drainTarget ? `${reason} (draining, then ${plan.drainTarget})` : reason,
         actor: actor.name,
       });
-      return { rig: await m.getRepository(Rig).findOneByOrFail({ id: locked.id }), from: locked.state };
+      const changed = await m.getRepository(Rig).findOneByOrFail({ id: locked.id });
+      for (const l of this.listeners) await l.inTransaction?.(m, { rig: changed, from: locked.state, reason, actor });
+      return { rig: changed, from: locked.state };
     });
     await this.audit.record({
       action: 'rig.state',
@@ -116,6 +153,11 @@ export class RigStateService {
       actor: actor.name,
       reason,
     });
+    for (const l of this.listeners)
+      // Committed already: a listener's trouble (Redis away) is logged, not the caller's failure.
+      await l
+        .afterCommit?.({ rig, from, reason, actor })
+        .catch((err: Error) => this.log.warn({ msg: 'after a rig state change', rig: name, error: err.message }));
     return rig;
   }
 

@@ -9,6 +9,7 @@ import {
   Unique,
   UpdateDateColumn,
 } from 'typeorm';
+import type { RigInventory } from './rig-inventory.policy';
 
 /**
  * A rig's life (issue 9), with Slurm's meanings: only `active` takes new labs; `draining` lets running
@@ -59,6 +60,12 @@ export class Rig {
   @Column({ name: 'memory_mb', type: 'int' }) memoryMb!: number;
   @Column({ name: 'last_seen_at', type: 'timestamptz', nullable: true }) lastSeenAt!: Date | null;
   @Column({ name: 'engine_version', type: 'varchar', length: 40, nullable: true }) engineVersion!: string | null;
+  /** What registration (or `riglab rig inventory`) discovered through the engine; null until it answered. */
+  @Column({ type: 'jsonb', nullable: true }) inventory!: RigInventory | null;
+  @Column({ name: 'inventory_at', type: 'timestamptz', nullable: true }) inventoryAt!: Date | null;
+  /** Capacities set by an admin ('cpus', 'memoryMb'); the others follow what discovery finds, less the host reserve. */
+  @Column({ name: 'capacity_given', type: 'text', array: true, default: () => "'{cpus,memoryMb}'" })
+  capacityGiven!: string[];
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' }) createdAt!: Date;
   @UpdateDateColumn({ name: 'updated_at', type: 'timestamptz' }) updatedAt!: Date;
 }

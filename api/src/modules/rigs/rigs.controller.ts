@@ -1,11 +1,11 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Post, Req } from '@nestjs/common';
+import { Body, Controller, Delete, HttpCode, Param, Post, Req } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import type { Request } from 'express';
 import { AuditService } from '../audit/audit.service';
 import { CampusRoles, CurrentPrincipal, Principal, Scopes } from '../auth/auth.decorators';
 import { Rig } from './rig.entity';
-import { AddRigDto } from './rigs.dto';
-import { RigsService } from './rigs.service';
+import { AddRigDto, RediscoverRigDto } from './rigs.dto';
+import { Discovery, RigsService } from './rigs.service';
 
 export const rigView = (r: Rig) => ({
   id: r.id,
@@ -22,8 +22,27 @@ export const rigView = (r: Rig) => ({
   memoryMb: r.memoryMb,
   lastSeenAt: r.lastSeenAt,
   engineVersion: r.engineVersion,
+  /** What registration (or the last re-discovery) found through the engine; null until it answered. */
+  inventory: r.inventory,
+  inventoryAt: r.inventoryAt,
 });
 
+/** A registration or re-discovery as the admin is shown it: the rig, the connection test, the GPUs registered. */
+export const discoveryView = (d: Discovery) => ({
+  ...rigView(d.rig),
+  connection: d.connection,
+  gpusAdded: d.gpus.added,
+  gpusSkipped: d.gpus.skipped,
+  gpusMissing: d.gpus.missing,
+});
+
+const actorOf = (p: Principal, req: Request & { id?: string }) => ({
+  name: p.user.username,
+  userId: p.user.id,
+  requestId: req.id,
+});
+
+/** Registration and removal; the board (GET /api/rigs, GET /api/rigs/:name) is RigBoardController. */
 @ApiTags('rigs')
 @ApiBearerAuth()
 @CampusRoles('admin')
@@ -34,26 +53,28 @@ export class RigsController {
     private readonly audit: AuditService,
   ) {}
 
-  @Get()
-  @Scopes('read', 'rigs:admin')
-  async list() {
-    return (await this.rigs.list()).map(rigView);
-  }
-
+  /**
+   * Tests the connection, discovers the inventory and registers the rig in `registered` (201). An
+   * engine that does not answer is refused (400, code rig.unreachable, naming the endpoint and what
+   * failed) unless `offline: true`.
+   */
   @Post()
   @Scopes('rigs:admin')
   async add(@Body() body: AddRigDto, @CurrentPrincipal() p: Principal, @Req() req: Request & { id?: string }) {
-    const rig = await this.rigs.add(body);
-    await this.audit.record({
-      action: 'rig.add',
-      actorUserId: p.user.id,
-      actor: p.user.username,
-      targetType: 'rig',
-      targetId: rig.name,
-      detail: { endpoint: rig.dockerEndpoint },
-      requestId: req.id,
-    });
-    return rigView(rig);
+    return discoveryView(await this.rigs.add(body, actorOf(p, req)));
+  }
+
+  /** Discovers the rig's inventory again (200); nothing changes when its engine does not answer (400). */
+  @Post(':name/inventory')
+  @Scopes('rigs:admin')
+  @HttpCode(200)
+  async rediscover(
+    @Param('name') name: string,
+    @Body() body: RediscoverRigDto,
+    @CurrentPrincipal() p: Principal,
+    @Req() req: Request & { id?: string },
+  ) {
+    return discoveryView(await this.rigs.rediscover(name, { gpus: body.gpus }, actorOf(p, req)));
   }
 
   @Delete(':name')

@@ -1,5 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsIn, IsInt, IsOptional, IsString, Length, Max, Min, ValidateNested } from 'class-validator';
+import { IsBoolean, IsIn, IsInt, IsOptional, IsString, Length, Max, Min, ValidateNested } from 'class-validator';
 import { Type } from 'class-transformer';
 import { GPU_DRIVER_KINDS, GpuDriverKind } from './rig.entity';
 
@@ -20,17 +20,40 @@ export class AddRigDto {
   @ValidateNested()
   @Type(() => RigTlsDto)
   tls?: RigTlsDto;
-  @ApiPropertyOptional({ example: 4, description: 'CPUs that labs may use on this rig' })
+  @ApiPropertyOptional({
+    example: 4,
+    description: 'CPUs that labs may use on this rig (default: the CPUs found less RIG_RESERVE_CPUS)',
+  })
   @IsOptional()
   @IsInt()
   @Min(1)
   @Max(1024)
   cpus?: number;
-  @ApiPropertyOptional({ example: 8192, description: 'memory (MiB) that labs may use on this rig' })
+  @ApiPropertyOptional({
+    example: 8192,
+    description: 'memory (MiB) that labs may use on this rig (default: the memory found less RIG_RESERVE_MEMORY_MB)',
+  })
   @IsOptional()
   @IsInt()
   @Min(256)
   @Max(16_777_216)
   memoryMb?: number;
   @ApiPropertyOptional({ enum: GPU_DRIVER_KINDS }) @IsOptional() @IsIn(GPU_DRIVER_KINDS) driver?: GpuDriverKind;
+  @ApiPropertyOptional({
+    description: 'register even when the engine does not answer (state registered, with the reason)',
+  })
+  @IsOptional()
+  @IsBoolean()
+  offline?: boolean;
+  @ApiPropertyOptional({ description: 'register the GPUs found, one slot each (default true)' })
+  @IsOptional()
+  @IsBoolean()
+  gpus?: boolean;
+}
+
+export class RediscoverRigDto {
+  @ApiPropertyOptional({ description: 'register GPUs found under a new index (default true)' })
+  @IsOptional()
+  @IsBoolean()
+  gpus?: boolean;
 }

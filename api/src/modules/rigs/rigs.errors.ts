@@ -10,6 +10,8 @@ export enum RigErrorCode {
   BadGpu = 'rig.bad_gpu',
   BadTransition = 'rig.bad_transition',
   HasHistory = 'rig.has_history',
+  /** The engine did not answer the connection test of a registration or re-discovery. */
+  Unreachable = 'rig.unreachable',
 }
 
 export const rigNotFound = (name: string) =>

@@ -109,6 +109,32 @@ export const envSchema = z.object({
   RIG_HEALTH_CLEAN_WINDOW_MINUTES: intIn(1, 7 * 24 * 60, 30),
   RIG_PROBE_FAILURES_TO_DRAIN: intIn(1, 1000, 3),
   RIG_DISK_MIN_FREE_PERCENT: intIn(0, 100, 5),
+  /** What a rig's host keeps for itself when its capacity comes from discovery (registration, re-discovery). */
+  RIG_RESERVE_CPUS: intIn(0, 64, 1),
+  RIG_RESERVE_MEMORY_MB: intIn(0, 64 * 1024, 1024),
+  RIG_BURNIN_CPU_SECONDS: intIn(1, 3600, 20),
+  RIG_BURNIN_MEMORY_MB: intIn(1, 256 * 1024, 256),
+  RIG_BURNIN_DISK_MB: intIn(1, 1024 * 1024, 256),
+  /** The GPU stress/memory test image, already on the rigs (no registry); empty = GPU checks not available. */
+  RIG_BURNIN_GPU_IMAGE: z
+    .string()
+    .default('')
+    .refine(
+      (v) => v === '' || /^[a-z0-9][a-z0-9._/:@-]{0,254}$/i.test(v),
+      'must be an image reference such as lab/gpu-burn:1',
+    ),
+  RIG_BURNIN_CHECK_TIMEOUT_S: intIn(1, 6 * 3600, 120),
+  RIG_BURNIN_SWEEP_INTERVAL_S: intIn(1, 3600, 30),
+  /** Reliability scores (issue 9): the floor below which an active rig goes back to burn-in, 0-1. */
+  RIG_RELIABILITY_FLOOR: z.coerce
+    .number({ invalid_type_error: 'must be a number between 0 and 1, e.g. 0.9' })
+    .min(0, 'must be between 0 and 1, e.g. 0.9')
+    .max(1, 'must be between 0 and 1, e.g. 0.9')
+    .default(0.9),
+  RIG_RELIABILITY_WINDOW_DAYS: intIn(1, 90, 7),
+  RIG_RELIABILITY_MIN_HOURS: intIn(0, 24 * 90, 1),
+  RIG_RELIABILITY_INTERVAL_S: intIn(5, 86400, 300),
+  RIG_RELIABILITY_LONG_LAB_HOURS: intIn(0, 24 * 30, 4),
   /** Per-model slowdown thresholds overriding the built-in table: `RTX 3060=90,GTX 1070=92`. */
   RIG_GPU_SLOWDOWN_C: z
     .string()
@@ -200,6 +226,8 @@ export interface Config {
     probeFailuresToDrain: number;
     diskMinFreePercent: number;
     gpuSlowdownC: Record<string, number>;
+    /** Kept for the host out of a discovered rig's CPUs and memory. */
+    reserve: { cpus: number; memoryMb: number };
   };
   sessionIdleMinutes: number;
   labs: {
@@ -242,6 +270,26 @@ export interface Config {
     probeIntervalS: number;
     /** Rigs probed at once: the waiting is on the rigs' engines, so a round of 500 rigs needs more than a few. */
     probeConcurrency: number;
+  };
+  /** The burn-in self-test a rig runs on entering `burn-in` (issue 9): sizes, GPU image, time budget. */
+  burnIn: {
+    cpuSeconds: number;
+    memoryMb: number;
+    diskMb: number;
+    gpuImage: string | null;
+    checkTimeoutS: number;
+    /** How often runs nobody executes (asked from the CLI, interrupted by a restart) are picked up. */
+    sweepIntervalS: number;
+  };
+  /** Reliability scores of rigs and GPUs (issue 9): how they are measured, the floor, what placement does with them. */
+  reliability: {
+    floor: number;
+    windowDays: number;
+    /** Complete hours of probes a rig needs in its window before it is judged against the floor. */
+    minHours: number;
+    intervalS: number;
+    /** Labs whose longest session is above this many hours prefer reliable rigs (GPU labs always do). */
+    longLabHours: number;
   };
   /** Where students' homes live: a local volume on the rig, or NFS shared by every rig. */
   homes: { storage: 'local' } | { storage: 'nfs'; server: string; exportPath: string };
@@ -405,6 +453,11 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     const missing = (['HOME_NFS_SERVER', 'HOME_NFS_EXPORT'] as const).filter((k) => !e[k]);
     if (missing.length) throw new ConfigError(missing.map((k) => `${k}: is required when HOME_STORAGE=nfs`));
   }
+  // A budget shorter than the CPU check's own run would fail every burn-in.
+  if (e.RIG_BURNIN_CHECK_TIMEOUT_S <= e.RIG_BURNIN_CPU_SECONDS)
+    throw new ConfigError([
+      `RIG_BURNIN_CHECK_TIMEOUT_S: must be longer than RIG_BURNIN_CPU_SECONDS (${e.RIG_BURNIN_CPU_SECONDS} s, how long the CPU check runs)`,
+    ]);
   const publicUrl = (e.PUBLIC_URL ?? `http://localhost:${e.PORT}`).replace(/\/$/, '');
   const tlsDir = e.RIG_TLS_DIR ?? join(root, '.riglab', 'rig-tls');
   return {
@@ -433,6 +486,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       probeFailuresToDrain: e.RIG_PROBE_FAILURES_TO_DRAIN,
       diskMinFreePercent: e.RIG_DISK_MIN_FREE_PERCENT,
       gpuSlowdownC: modelTemps(e.RIG_GPU_SLOWDOWN_C),
+      reserve: { cpus: e.RIG_RESERVE_CPUS, memoryMb: e.RIG_RESERVE_MEMORY_MB },
       tlsDir: isAbsolute(tlsDir) ? tlsDir : join(root, tlsDir),
     },
     sessionIdleMinutes: e.SESSION_IDLE_MINUTES,
@@ -466,6 +520,21 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       rollupIntervalS: e.TELEMETRY_ROLLUP_INTERVAL_S,
       probeIntervalS: e.TELEMETRY_PROBE_INTERVAL_S,
       probeConcurrency: e.TELEMETRY_PROBE_CONCURRENCY,
+    },
+    burnIn: {
+      cpuSeconds: e.RIG_BURNIN_CPU_SECONDS,
+      memoryMb: e.RIG_BURNIN_MEMORY_MB,
+      diskMb: e.RIG_BURNIN_DISK_MB,
+      gpuImage: e.RIG_BURNIN_GPU_IMAGE || null,
+      checkTimeoutS: e.RIG_BURNIN_CHECK_TIMEOUT_S,
+      sweepIntervalS: e.RIG_BURNIN_SWEEP_INTERVAL_S,
+    },
+    reliability: {
+      floor: e.RIG_RELIABILITY_FLOOR,
+      windowDays: e.RIG_RELIABILITY_WINDOW_DAYS,
+      minHours: e.RIG_RELIABILITY_MIN_HOURS,
+      intervalS: e.RIG_RELIABILITY_INTERVAL_S,
+      longLabHours: e.RIG_RELIABILITY_LONG_LAB_HOURS,
     },
     homes:
       e.HOME_STORAGE === 'nfs'

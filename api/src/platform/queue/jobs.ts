@@ -6,6 +6,8 @@ export enum QueueName {
   Labs = 'labs',
   Maintenance = 'maintenance',
   Quota = 'quota',
+  /** Burn-in runs take minutes each: a queue of their own so they never hold up repairs and probes. */
+  BurnIn = 'burn-in',
 }
 
 export enum JobName {
@@ -20,6 +22,9 @@ export enum JobName {
   RollupTelemetry = 'rollup-telemetry',
   ProbeTelemetry = 'probe-telemetry',
   EnforceRigDrains = 'enforce-rig-drains',
+  RunBurnIn = 'run-burn-in',
+  SweepBurnIns = 'sweep-burn-ins',
+  ScoreRigs = 'score-rigs',
 }
 
 export type JobPayload =
@@ -33,7 +38,10 @@ export type JobPayload =
   | { name: JobName.ContinueOnCpu; data: { sessionId: string } }
   | { name: JobName.RollupTelemetry; data: Record<string, never> }
   | { name: JobName.ProbeTelemetry; data: Record<string, never> }
-  | { name: JobName.EnforceRigDrains; data: Record<string, never> };
+  | { name: JobName.EnforceRigDrains; data: Record<string, never> }
+  | { name: JobName.RunBurnIn; data: { runId: string } }
+  | { name: JobName.SweepBurnIns; data: Record<string, never> }
+  | { name: JobName.ScoreRigs; data: Record<string, never> };
 
 export type JobData<N extends JobName> = Extract<JobPayload, { name: N }>['data'];
 
@@ -50,4 +58,7 @@ export const JOB_QUEUE: Record<JobName, QueueName> = {
   [JobName.RollupTelemetry]: QueueName.Maintenance,
   [JobName.ProbeTelemetry]: QueueName.Maintenance,
   [JobName.EnforceRigDrains]: QueueName.Maintenance,
+  [JobName.RunBurnIn]: QueueName.BurnIn,
+  [JobName.SweepBurnIns]: QueueName.Maintenance,
+  [JobName.ScoreRigs]: QueueName.Maintenance,
 };

@@ -109,6 +109,8 @@ export class QueueService implements OnModuleInit, OnApplicationBootstrap, OnMod
       [JobName.EnforceRigDrains, this.config.rigs.drainCheckIntervalS],
       [JobName.RollupTelemetry, this.config.telemetry.rollupIntervalS],
       [JobName.ProbeTelemetry, this.config.telemetry.probeIntervalS],
+      [JobName.SweepBurnIns, this.config.burnIn.sweepIntervalS],
+      [JobName.ScoreRigs, this.config.reliability.intervalS],
     ];
     try {
       for (const [job, seconds] of every) {
