@@ -1,4 +1,4 @@
-import { floorVerdict, judged, scoreOf, windowStartOf } from './reliability.policy';
+import { looksLikePortalFault, floorVerdict, judged, scoreOf, windowStartOf } from './reliability.policy';
 
 const now = new Date('2026-12-08T12:00:00Z');
 const weekAgo = new Date('2026-12-01T12:00:00Z');
@@ -76,5 +76,23 @@ describe(floorVerdict.name, () => {
     expect(floorVerdict(flaky, { ...active, judged: false }, now)).toEqual({ action: 'keep' });
     for (const state of ['draining', 'burn-in', 'maintenance', 'registered'] as const)
       expect(floorVerdict(flaky, { ...active, state }, now)).toEqual({ action: 'keep' });
+  });
+});
+
+describe('looksLikePortalFault', () => {
+  const rig = (belowFloor: boolean, state: 'active' | 'draining' = 'active', judged = true) => ({
+    state,
+    judged,
+    belowFloor,
+  });
+  it('holds the floor back when most of a judged pool falls below it at once', () => {
+    expect(looksLikePortalFault([rig(true), rig(true), rig(true), rig(false)])).toBe(true);
+    expect(looksLikePortalFault([rig(true), rig(true), rig(false), rig(false)])).toBe(false);
+  });
+  it('judges a small pool, or few judged active rigs, one by one', () => {
+    expect(looksLikePortalFault([rig(true), rig(true), rig(true)])).toBe(false);
+    expect(
+      looksLikePortalFault([rig(true), rig(true), rig(true), rig(true, 'draining'), rig(true, 'active', false)]),
+    ).toBe(false);
   });
 });

@@ -121,3 +121,18 @@ function mainCause(r: Pick<RigReliability, 'availability' | 'launchSuccess' | 'f
   ];
   return losses.reduce((a, b) => (b[1] > a[1] ? b : a))[0];
 }
+
+/**
+ * True when so much of the pool falls below the floor in one round that the cause is more likely the
+ * portal's side (its network, its engine access, a bad release) than the rigs: then no rig is moved
+ * and an admin is told. A small pool (under `minPool` judged active rigs) is always judged one by one.
+ */
+export function looksLikePortalFault(
+  rigs: Array<{ state: RigState; judged: boolean; belowFloor: boolean }>,
+  minPool = 4,
+  share = 0.5,
+): boolean {
+  const judged = rigs.filter((r) => r.state === 'active' && r.judged);
+  if (judged.length < minPool) return false;
+  return judged.filter((r) => r.belowFloor).length > judged.length * share;
+}

@@ -45,6 +45,17 @@ export class ReliabilityService {
     return (await this.measure(now)).map((r) => r.view);
   }
 
+  /**
+   * What the scoring job stored last (every RIG_RELIABILITY_INTERVAL_S), for readers that refresh
+   * often, such as the rigs board: no measuring per read. Rigs not scored yet are absent.
+   */
+  async stored(): Promise<RigReliability[]> {
+    const rows: Array<{ view: RigReliability }> = await this.db.query(
+      `SELECT s.view FROM rig_reliability_scores s JOIN rigs r ON r.id = s.rig_id ORDER BY r.name`,
+    );
+    return rows.map((r) => r.view);
+  }
+
   async measure(now = new Date()): Promise<ScoredRig[]> {
     const { floor, windowDays, minHours } = this.config.reliability;
     const rigs: Array<{ id: string; name: string; state: RigState; passed: Date | null }> = await this.db.query(

@@ -7,7 +7,7 @@ import { withTryLock } from '../../platform/db/try-lock';
 import { JobHandler } from '../../platform/queue/job-handler.decorator';
 import { JobName } from '../../platform/queue/jobs';
 import { RigStateService } from '../rigs/rig-state.service';
-import { floorVerdict } from './reliability.policy';
+import { floorVerdict, looksLikePortalFault } from './reliability.policy';
 import { ReliabilityService } from './reliability.service';
 
 export const RELIABILITY_ACTOR = 'rule:reliability';
@@ -61,6 +61,16 @@ export class RigScoringService {
     await this.db.query(`DELETE FROM gpu_availability WHERE hour < $1`, [expired]);
 
     const toBurnIn: string[] = [];
+    const below = rigs.map((r) => ({ state: r.state, judged: r.view.judged, belowFloor: r.view.belowFloor }));
+    if (looksLikePortalFault(below)) {
+      // Every probe failing from this side (portal network down, credentials expired) would otherwise
+      // send the whole pool to burn-in at once.
+      this.log.error({
+        msg: 'most of the pool is below the reliability floor at once: no rig moved (check the portal and its network first)',
+        below: rigs.filter((r) => r.view.belowFloor).map((r) => r.view.rig),
+      });
+      return { scored: rigs.length, toBurnIn };
+    }
     for (const r of rigs) {
       const verdict = floorVerdict(r.view, { state: r.state, judged: r.view.judged, windowStart: r.windowStart }, now);
       if (verdict.action !== 'to-burn-in') continue;

@@ -155,10 +155,10 @@ export class RigBoardService {
     });
   }
 
-  /** Reliability scores by rig; the board still answers (without them) if scoring fails. */
+  /** The scoring job's last reliability scores by rig; the board still answers (without them) if they cannot be read. */
   private async scores(): Promise<Map<string, RigReliability>> {
     try {
-      return new Map((await this.reliability.all()).map((r) => [r.rig, r]));
+      return new Map((await this.reliability.stored()).map((r) => [r.rig, r]));
     } catch (err) {
       this.log.warn({ msg: 'reliability scores unavailable for the board', error: (err as Error).message });
       return new Map();
