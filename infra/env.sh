@@ -26,7 +26,8 @@ packages_ok() {
   [ -n "${DATABASE_URL:-}" ] || need+=(initdb:postgresql)
   [ -n "${REDIS_URL:-}" ] || need+=(redis-server:redis-server)
   [ -n "${DOCKER_HOST:-}" ] || need+=(dockerd:docker.io ip:iproute2)
-  need+=(busybox:busybox-static) # the rig telemetry probe image is made of it (spawner/src/probes)
+  # The rig telemetry probe image is made of these (spawner/src/probes): busybox, and ipmitool for BMCs.
+  need+=(busybox:busybox-static ipmitool:ipmitool)
   [ ${#need[@]} -eq 0 ] || ensure_packages "${need[@]}"
 }
 

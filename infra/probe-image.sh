@@ -51,6 +51,17 @@ if [ $have_glibc -eq 1 ]; then
 else
   warn "no x86_64 glibc under /$GLIBC_DIR: the probe will not be able to run nvidia-smi"
 fi
+# ipmitool (Debian's, with the libraries it links beyond glibc) for rigs whose board has a BMC.
+if [ $have_glibc -eq 1 ] && [ -x /usr/bin/ipmitool ]; then
+  install -m 0755 /usr/bin/ipmitool "$ROOTFS/usr/bin/ipmitool"
+  for lib in $(ldd /usr/bin/ipmitool | awk '$2 == "=>" && $3 ~ /^\// { print $3 }'); do
+    name="$(basename "$lib")"
+    case " ${GLIBC[*]} " in *" $name "*) continue ;; esac
+    install -m 0755 "$lib" "$ROOTFS/$GLIBC_DIR/$name"
+  done
+else
+  warn "no ipmitool on this host (apt-get install ipmitool): the probe will not read BMC sensors"
+fi
 HASH="$(cd "$ROOTFS" && find . -type f -print0 | sed -z 's|^\./||' | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum | cut -c1-12)"
 TAG="riglab/probe:$HASH"
 

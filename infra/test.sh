@@ -23,7 +23,7 @@ trap cleanup EXIT
 
 node_ok
 deps_ok
-ensure_packages initdb:postgresql redis-server:redis-server dockerd:docker.io ip:iproute2 chromium:chromium busybox:busybox-static
+ensure_packages initdb:postgresql redis-server:redis-server dockerd:docker.io ip:iproute2 chromium:chromium busybox:busybox-static ipmitool:ipmitool
 PG_BIN="$(pg_bindir)"
 
 # Reuse the services `npm run up` runs (tests use their own databases and Redis), else start and stop ours.

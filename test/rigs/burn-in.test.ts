@@ -303,7 +303,8 @@ describe('rig burn-in', () => {
     f.portal = await startPortal(f.portal.config);
     const after = await until(
       () => runs('rig-restart'),
-      (r) => r.length === 2 && r[0].status !== 'running',
+      // Both settled: the interrupted one cancelled, the new one through all its checks.
+      (r) => r.length === 2 && r.every((x) => x.status !== 'running'),
       40_000,
       200,
     );

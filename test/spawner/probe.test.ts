@@ -91,7 +91,8 @@ describe('the probe image', () => {
     await expect(docker.getImage(tag).inspect()).rejects.toMatchObject({ statusCode: 404 });
     const result = await new RigProber({ busyboxPath: busybox }).probe(rig);
     expect(result.image).toBe(tag);
-    expect((await docker.getImage(tag).inspect()).Size).toBeLessThan(8 * MIB); // busybox and glibc, about 5 MB;
+    // busybox, glibc and ipmitool with its libraries: about 18 MB.
+    expect((await docker.getImage(tag).inspect()).Size).toBeLessThan(24 * MIB);
     expect(result.sample.cpus).toBeGreaterThan(0);
   });
 });
@@ -140,13 +141,35 @@ describe('RigProber.probe on the local engine', () => {
       memoryBytes: 32 * MIB,
       pidsLimit: 64,
       binds: [`${root}/tmp:/rig/data-root:ro`],
+      devices: [], // the engine said this rig has no /dev/ipmi0: probed again without it
       gpusRequested: false,
     });
+    expect(sample.notAvailable.find((n) => n.source === 'ipmitool')?.why).toBe('no BMC on this rig (no /dev/ipmi0)');
     const left = await docker.listContainers({
       all: true,
       filters: JSON.stringify({ label: [`org.riglab.rig=${rig.id}`] }),
     });
     expect(left).toEqual([]);
+  });
+
+  it('passes a BMC device to ipmitool inside the probe, and reports what ipmitool says', async () => {
+    // This host has no BMC: a device node on a major number with no driver (240, reserved for local
+    // use) stands in for /dev/ipmi0. ipmitool then runs in the probe image (its libraries load) and
+    // fails to talk to it; a rig with a real BMC gets its sensors from the same section.
+    const real = existsSync('/dev/ipmi0');
+    if (!real) execFileSync('mknod', ['/dev/ipmi0', 'c', '240', '0']);
+    try {
+      const { sample, container, output } = await new RigProber().probe(rig);
+      expect(container.devices).toEqual(['/dev/ipmi0']);
+      expect(output).toContain('@@riglab section ipmitool');
+      if (real) expect(sample.sensors.some((s) => s.source === 'ipmi')).toBe(true);
+      else
+        expect(sample.notAvailable.find((n) => n.source === 'ipmitool')?.why).toMatch(
+          /^unreadable output: exited with 1: Could not open device at \/dev\/ipmi0/,
+        );
+    } finally {
+      if (!real) rmSync('/dev/ipmi0', { force: true });
+    }
   });
 
   it('fails clearly on a rig whose engine does not answer, or when busybox is missing', async () => {

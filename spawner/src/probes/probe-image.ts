@@ -1,7 +1,8 @@
 import type Docker from 'dockerode';
 import { createHash } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { tarArchive, type TarEntry } from '../docker/tar';
 
@@ -35,6 +36,9 @@ export function probeScriptPath(): string {
  */
 const GLIBC_DIR = 'lib/x86_64-linux-gnu';
 const GLIBC = ['ld-linux-x86-64.so.2', 'libc.so.6', 'libm.so.6', 'libdl.so.2', 'libpthread.so.0', 'librt.so.1'];
+
+/** Debian's ipmitool on the portal host: with the libraries it links beyond glibc, it reads a rig's BMC. */
+const IPMITOOL = '/usr/bin/ipmitool';
 
 interface ImageFile {
   path: string;
@@ -73,7 +77,30 @@ function recipe(busyboxPath: string): { files: ImageFile[]; glibc: boolean; tag:
   const glibc = GLIBC.every((f) => existsSync(`/${GLIBC_DIR}/${f}`));
   if (glibc)
     for (const f of GLIBC) files.push({ path: `${GLIBC_DIR}/${f}`, content: readFileSync(`/${GLIBC_DIR}/${f}`) });
+  if (glibc) files.push(...ipmitoolFiles());
   return { files, glibc, tag: `${PROBE_IMAGE_REPO}:${probeRecipeHash(files)}` };
+}
+
+/**
+ * ipmitool and the shared libraries `ldd` says it needs (glibc's own are already in the image), the
+ * same files infra/probe-image.sh copies; none when the host has no ipmitool (the probe then says so).
+ */
+function ipmitoolFiles(): ImageFile[] {
+  if (!existsSync(IPMITOOL)) return [];
+  let listing: string;
+  try {
+    listing = execFileSync('ldd', [IPMITOOL], { encoding: 'utf8' });
+  } catch {
+    return [];
+  }
+  const libs = listing
+    .split('\n')
+    .map((l) => /^\s*\S+ => (\/\S+)/.exec(l)?.[1])
+    .filter((p): p is string => !!p && !GLIBC.includes(basename(p)));
+  return [
+    { path: 'usr/bin/ipmitool', content: readFileSync(IPMITOOL) },
+    ...libs.map((p) => ({ path: `${GLIBC_DIR}/${basename(p)}`, content: readFileSync(p) })),
+  ];
 }
 
 /** The probe image's tag for this host's busybox and probe script, without touching any engine. */
@@ -84,7 +111,8 @@ export function probeImageTag(busyboxPath = DEFAULT_BUSYBOX): string {
 /**
  * Makes sure the engine has the probe image and returns its tag. A rig that lacks it gets it by
  * `docker import` of a tarball built here (FROM scratch: busybox, its applet links, probe.sh, glibc
- * for nvidia-smi, and the mount points), so no registry and no build on the rig are needed; about 5 MB.
+ * for nvidia-smi, ipmitool where the host has it, and the mount points), so no registry and no build on the
+ * rig are needed; about 18 MB (5 MB without ipmitool).
  */
 export async function ensureProbeImage(docker: Docker, busyboxPath = DEFAULT_BUSYBOX): Promise<string> {
   const { files, glibc, tag } = recipe(busyboxPath);

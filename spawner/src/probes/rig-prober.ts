@@ -27,6 +27,8 @@ export interface ProbeContainerConfig {
   memoryBytes: number;
   pidsLimit: number | null;
   binds: string[];
+  /** Host devices passed in: the BMC's /dev/ipmi0 on a rig that has one. */
+  devices: string[];
   gpusRequested: boolean;
 }
 
@@ -52,6 +54,10 @@ export class ProbeError extends Error {
 /** Where the engine's data root is mounted in the probe, for `df`. */
 const DATA_ROOT_MOUNT = '/rig/data-root';
 const MIB = 1024 * 1024;
+/** The IPMI device of a board with a BMC (the kernel's ipmi_devintf). */
+const IPMI_DEVICE = '/dev/ipmi0';
+/** A BMC driver loaded later is found within this long. */
+const BMC_RECHECK_MS = 6 * 3_600_000;
 
 /**
  * Reads a rig's hardware through its Docker engine: one short-lived container of the probe image
@@ -72,6 +78,9 @@ export class RigProber {
   private readonly budgetMs: number;
   private readonly busyboxPath: string;
 
+  /** Rigs whose engine said they have no BMC device, and when: asked again after BMC_RECHECK_MS. */
+  private readonly withoutBmc = new Map<string, number>();
+
   constructor(opts: RigProberOptions = {}) {
     this.timeoutMs = opts.timeoutMs ?? 10_000;
     this.budgetMs = opts.budgetMs ?? 5_000;
@@ -82,6 +91,11 @@ export class RigProber {
    * `previousKernelLog`: where this rig's previous sample read the kernel log up to (its
    * `kernelLog`), so that only newer Xids are reported; null reports every Xid since boot.
    */
+  private mayHaveBmc(rigId: string): boolean {
+    const since = this.withoutBmc.get(rigId);
+    return since === undefined || Date.now() - since > BMC_RECHECK_MS;
+  }
+
   async probe(rig: RigTarget, previousKernelLog: RigSample['kernelLog'] = null): Promise<ProbeResult> {
     let docker: Docker;
     try {
@@ -100,8 +114,8 @@ export class RigProber {
     const gpus = Boolean((info.Runtimes as Record<string, unknown> | undefined)?.nvidia);
 
     const started = performance.now();
-    const container = await docker
-      .createContainer({
+    const create = (bmc: boolean) =>
+      docker.createContainer({
         name: `riglab-probe-${rig.id.replace(/[^a-zA-Z0-9_.-]/g, '-').slice(0, 40)}-${randomBytes(4).toString('hex')}`,
         Image: image,
         Cmd: ['/bin/sh', '/probe.sh'],
@@ -124,14 +138,28 @@ export class RigProber {
           PidsLimit: 64,
           NanoCpus: 500_000_000,
           Binds: info.DockerRootDir ? [`${info.DockerRootDir}/tmp:${DATA_ROOT_MOUNT}:ro`] : [],
+          // The BMC's device where the rig has one, for ipmitool (tried until the engine says it has none).
+          Devices: bmc ? [{ PathOnHost: IPMI_DEVICE, PathInContainer: IPMI_DEVICE, CgroupPermissions: 'rw' }] : [],
           DeviceRequests: gpus ? [{ Driver: 'nvidia', Count: -1, Capabilities: [['gpu', 'utility']] }] : [],
           // Removed by us after its output is read (AutoRemove would race the log read).
           AutoRemove: false,
         },
-      })
-      .catch(engine('creating the probe container'));
+      });
+    const bmc = this.mayHaveBmc(rig.id);
+    let container = await create(bmc).catch(engine('creating the probe container'));
     try {
-      await container.start().catch(engine('starting the probe container'));
+      const failed = await container.start().then(
+        () => null,
+        (err: unknown) => err,
+      );
+      if (failed && bmc && describeEngineError(failed).includes(IPMI_DEVICE)) {
+        // "error gathering device information ... /dev/ipmi0": no BMC here. Probe without, and do not
+        // ask again for a while.
+        this.withoutBmc.set(rig.id, Date.now());
+        await container.remove({ force: true }).catch(() => undefined);
+        container = await create(false).catch(engine('creating the probe container'));
+        await container.start().catch(engine('starting the probe container'));
+      } else if (failed) engine('starting the probe container')(failed);
       let timer: NodeJS.Timeout | undefined;
       const finished = await Promise.race([
         container.wait().then(() => true),
@@ -168,6 +196,7 @@ export class RigProber {
           memoryBytes: hc.Memory ?? 0,
           pidsLimit: hc.PidsLimit ?? null,
           binds: hc.Binds ?? [],
+          devices: (hc.Devices ?? []).map((d: { PathOnHost: string }) => d.PathOnHost),
           gpusRequested: (hc.DeviceRequests ?? []).length > 0,
         },
       };

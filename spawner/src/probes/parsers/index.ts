@@ -45,17 +45,24 @@ export function parseProbeOutput(
       return null;
     }
   };
-  const mem = read('meminfo', parseMeminfo);
-  const df = read('df', parseDf);
-  const gpus: GpuSample[] = [
-    ...(read('nvidia-smi', (lines) => {
+  /** A tool's section ends with its exit status: a failure becomes the reason, from its first line. */
+  const tool =
+    <T>(source: string, parse: (body: string[]) => T) =>
+    (lines: string[]): T => {
       const exit = lines.find((l) => l.startsWith('@@riglab exit '));
       const code = exit ? Number(exit.slice('@@riglab exit '.length)) : 0;
       const body = lines.filter((l) => !l.startsWith('@@riglab '));
-      // nvidia-smi says why it failed on its first line ("NVIDIA-SMI has failed because ...").
-      if (code !== 0) throw new TelemetryParseError('nvidia-smi', `exited with ${code}: ${body[0] ?? 'no message'}`);
-      return parseNvidiaSmiCsv(body.join('\n'));
-    }) ?? []),
+      if (code !== 0) throw new TelemetryParseError(source, `exited with ${code}: ${body[0] ?? 'no message'}`);
+      return parse(body);
+    };
+  const mem = read('meminfo', parseMeminfo);
+  const df = read('df', parseDf);
+  const gpus: GpuSample[] = [
+    // nvidia-smi says why it failed on its first line ("NVIDIA-SMI has failed because ...").
+    ...(read(
+      'nvidia-smi',
+      tool('nvidia-smi', (body) => parseNvidiaSmiCsv(body.join('\n'))),
+    ) ?? []),
     ...(read('amd', parseAmdSysfs) ?? []),
   ];
   // `nvidia-smi -q` adds the replay counter and the card's slowdown threshold, matched by PCI address.
@@ -74,7 +81,7 @@ export function parseProbeOutput(
   }
   const sensors: SensorReading[] = [
     ...(read('hwmon', parseHwmon) ?? []),
-    ...(read('ipmitool', parseIpmitoolSdr) ?? []),
+    ...(read('ipmitool', tool('ipmitool', parseIpmitoolSdr)) ?? []),
   ];
   if (!complete)
     notAvailable.push({ source: 'probe', why: 'the probe stopped before its end (cut off by its time budget)' });
