@@ -13,6 +13,7 @@ const Docker = require('dockerode');
 const { KernelManager, ServerConnection } = require('@jupyterlab/services');
 const { Client } = require('pg');
 
+const LAB_TOKEN_KEY = require('node:crypto').randomBytes(32).toString('hex');
 const ROOT = join(__dirname, '..');
 // @jupyterlab/services narrates every WebSocket (re)connection; keep the report readable.
 console.debug = () => undefined;
@@ -237,7 +238,8 @@ async function wsRoundTrips(settings, n = 300) {
 async function proxyThroughput(portal, seeded, db) {
   const user = seeded.users[0];
   const lab = await launch(portal, user, seeded.templateId);
-  const [row] = (await db.query(`SELECT endpoint, jupyter_token FROM lab_sessions WHERE id = $1`, [lab.id])).rows;
+  const [row] = (await db.query(`SELECT endpoint FROM lab_sessions WHERE id = $1`, [lab.id])).rows;
+  row.jupyter_token = require(join(ROOT, 'dist/api/src/modules/labs/lab-token')).labToken(LAB_TOKEN_KEY, lab.id);
   const jupyter = { Authorization: `token ${row.jupyter_token}` };
   const [port, apiPort] = [await freePort(), await freePort()];
   const chp = spawn(
@@ -402,6 +404,8 @@ async function main() {
       DATABASE_URL: dbUrl,
       REDIS_URL: env.REDIS_URL,
       SESSION_SECRET: randomBytes(24).toString('hex'),
+      // Known here, so the bench can talk to Jupyter directly with the lab's derived token.
+      LAB_TOKEN_KEY,
       LOG_LEVEL: 'warn',
       DEPLOYMENT_ID: deployment,
       LAUNCH_CONCURRENCY: '500',

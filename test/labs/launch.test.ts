@@ -1,6 +1,8 @@
+import Docker from 'dockerode';
 import request from 'supertest';
 import WebSocket from 'ws';
 import { LabSession } from '../../api/src/modules/labs/lab-session.entity';
+import { labToken } from '../../api/src/modules/labs/lab-token';
 import { migratedDatabase, startPortal, testConfig, TestPortal } from '../support/app';
 import {
   cleanEngine,
@@ -142,7 +144,21 @@ describe('launching a lab on a two-rig pool', () => {
       (await request(portal.url).get('/user/alice/python-basics/tree').set('Authorization', `Bearer ${aliceToken}`))
         .text,
     ].join('\n');
-    expect(seen).not.toContain(session.jupyterToken);
+    // The token is derived from the portal's key and the lab's id: the container has it, the database not.
+    const token = labToken(portal.config.labTokenKey, session.id);
+    expect(seen).not.toContain(token);
+    expect(session.jupyterToken).toBeNull();
+    expect(JSON.stringify(await db.ds.query(`SELECT * FROM lab_sessions WHERE id = $1`, [session.id]))).not.toContain(
+      token,
+    );
+    const [info] = [
+      ...(await containersOf(env.dockerHost, deployment)),
+      ...(await containersOf(rig2.endpoint, deployment)),
+    ];
+    const engines = [env.dockerHost, rig2.endpoint].map((u) => new Docker({ socketPath: u.replace('unix://', '') }));
+    const inspected = await Promise.any(engines.map((d) => d.getContainer(info.Id).inspect()));
+    expect(inspected.Config.Env).toContain(`JUPYTER_TOKEN=${token}`);
+
     // And Bob cannot even learn that Alice's lab exists.
     expect(
       (await request(portal.url).get(`/api/labs/${session.id}`).set('Authorization', `Bearer ${bobToken}`)).status,

@@ -9,6 +9,7 @@ import { LabSessionsRepository } from './lab-sessions.repository';
 import { labBaseUrl } from './lab-runner.service';
 import { kernelActivity } from './jupyter.client';
 import { cullDecision } from './labs.policy';
+import { tokenOf } from './lab-token';
 
 /**
  * Stops idle and over-age labs, with a warning first (visible on the lab and in its progress stream).
@@ -37,7 +38,7 @@ export class CullerService {
         const a = await kernelActivity({
           endpoint: s.endpoint!,
           baseUrl: labBaseUrl(s.user!.username, s.name),
-          token: s.jupyterToken!,
+          token: tokenOf(this.config.labTokenKey, s),
         });
         busy = a.busy;
         if (a.lastActivity && a.lastActivity > last) last = a.lastActivity;

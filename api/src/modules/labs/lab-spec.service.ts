@@ -8,6 +8,7 @@ import { Gpu, GpuSlot } from '../rigs/rig.entity';
 import { TemplatesService } from '../templates/templates.service';
 import { LabSession } from './lab-session.entity';
 import { homeVolumeName, labBaseUrl } from './lab-runner.service';
+import { tokenOf } from './lab-token';
 
 /** Turns a placed session into what the spawner is asked for. */
 @Injectable()
@@ -46,7 +47,7 @@ export class LabSpecService {
       memoryMb: version.memoryMb,
       pidsLimit: version.pidsLimit,
       baseUrl: labBaseUrl(user.username, session.name),
-      token: session.jupyterToken!,
+      token: tokenOf(this.config.labTokenKey, session),
       gpu,
       env: { ...(version.env ?? {}) },
       home: {

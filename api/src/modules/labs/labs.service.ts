@@ -1,6 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { randomBytes } from 'node:crypto';
 import { DataSource, In, IsNull, QueryFailedError } from 'typeorm';
 import type { Config } from '../../platform/config/config';
 import { CONFIG } from '../../platform/config/config.module';
@@ -181,7 +180,8 @@ export class LabsService {
           name: o.name,
           state: 'queued',
           stateReason: 'waiting for a rig',
-          jupyterToken: randomBytes(24).toString('hex'),
+          // No stored token: it is derived from LAB_TOKEN_KEY and the lab's id (lab-token.ts).
+          jupyterToken: null,
           gpuReservedMinutes: String(admission.reserveGpuMinutes),
           cpuOnly: o.cpuOnly,
         }),

@@ -1,6 +1,9 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
+import type { Config } from '../../platform/config/config';
+import { CONFIG } from '../../platform/config/config.module';
+import { tokenOf } from './lab-token';
 
 export interface LabRoute {
   sessionId: string;
@@ -25,27 +28,35 @@ const MISS_TTL_MS = 1000;
 export class RouteTable {
   private readonly cache = new Map<string, { route: LabRoute | null; until: number }>();
 
-  constructor(@InjectDataSource() private readonly db: DataSource) {}
+  constructor(
+    @InjectDataSource() private readonly db: DataSource,
+    @Inject(CONFIG) private readonly config: Config,
+  ) {}
 
   async lookup(username: string, lab: string): Promise<LabRoute | null> {
     const key = `${username}/${lab}`;
     const hit = this.cache.get(key);
     if (hit && hit.until > Date.now()) return hit.route;
-    const rows: Array<{ id: string; user_id: string; course_id: string; endpoint: string; jupyter_token: string }> =
-      await this.db.query(
-        `SELECT s.id, s.user_id, s.course_id, s.endpoint, s.jupyter_token
+    const rows: Array<{
+      id: string;
+      user_id: string;
+      course_id: string;
+      endpoint: string;
+      jupyter_token: string | null;
+    }> = await this.db.query(
+      `SELECT s.id, s.user_id, s.course_id, s.endpoint, s.jupyter_token
          FROM lab_sessions s JOIN users u ON u.id = s.user_id
         WHERE u.username = $1 AND s.name = $2 AND s.state = 'ready' AND s.endpoint IS NOT NULL
         ORDER BY s.ready_at DESC LIMIT 1`,
-        [username, lab],
-      );
+      [username, lab],
+    );
     const route = rows[0]
       ? {
           sessionId: rows[0].id,
           ownerId: rows[0].user_id,
           courseId: rows[0].course_id,
           target: rows[0].endpoint,
-          jupyterToken: rows[0].jupyter_token,
+          jupyterToken: tokenOf(this.config.labTokenKey, { id: rows[0].id, jupyterToken: rows[0].jupyter_token }),
         }
       : null;
     this.cache.set(key, { route, until: Date.now() + (route ? HIT_TTL_MS : MISS_TTL_MS) });

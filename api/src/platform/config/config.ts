@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
@@ -57,6 +58,8 @@ export const envSchema = z.object({
   SESSION_SECRET: z
     .string({ required_error: 'is required: a random string of at least 32 characters' })
     .min(32, 'must be at least 32 characters long (use: openssl rand -hex 32)'),
+  /** Key of the labs' Jupyter tokens (api/src/modules/labs/lab-token.ts); derived from SESSION_SECRET when unset. */
+  LAB_TOKEN_KEY: z.string().min(32, 'must be at least 32 characters long (use: openssl rand -hex 32)').optional(),
   LOG_LEVEL: z
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
       message: 'must be one of fatal, error, warn, info, debug, trace, silent',
@@ -201,6 +204,8 @@ export interface Config {
   databaseUrl: string;
   redisUrl: string;
   sessionSecret: string;
+  /** What labs' Jupyter tokens are derived from (changing it locks running labs out of their proxy). */
+  labTokenKey: string;
   logLevel: Env['LOG_LEVEL'];
   deployment: string;
   runWorkers: boolean;
@@ -468,6 +473,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     databaseUrl: e.DATABASE_URL,
     redisUrl: e.REDIS_URL,
     sessionSecret: e.SESSION_SECRET,
+    labTokenKey: e.LAB_TOKEN_KEY ?? createHmac('sha256', e.SESSION_SECRET).update('riglab lab token key').digest('hex'),
     logLevel: e.LOG_LEVEL,
     deployment: e.DEPLOYMENT_ID,
     runWorkers: e.RUN_WORKERS,
