@@ -1,8 +1,7 @@
 import type Docker from 'dockerode';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
-import { tarArchive, type TarEntry } from '../docker/tar';
+import { ensureScratchImage } from '../docker/scratch-image';
 import { DEFAULT_BUSYBOX, probeRecipeHash } from '../probes/probe-image';
 
 /** The burn-in image's repository; the tag is its recipe hash, so an unchanged recipe is never re-imported. */
@@ -49,28 +48,23 @@ function recipe(busyboxPath: string) {
  */
 export async function ensureBurnInImage(docker: Docker, busyboxPath = DEFAULT_BUSYBOX): Promise<string> {
   const { files, tag } = recipe(busyboxPath);
-  try {
-    await docker.getImage(tag).inspect();
-    return tag;
-  } catch (err) {
-    if ((err as { statusCode?: number }).statusCode !== 404) throw err;
-  }
   // A fixed owner and mtime make the same layer wherever it is built.
   const common = { uid: 0, gid: 0, mtime: new Date(0) };
   const dirs = ['bin', 'dev', 'etc', 'mem', 'proc', 'scratch', 'sys', 'tmp'];
-  const entries: TarEntry[] = [
-    ...dirs.map((path) => ({ type: 'dir' as const, path, mode: 0o755, ...common })),
-    ...files.map((f) => ({ type: 'file' as const, path: f.path, mode: 0o755, content: f.content, ...common })),
-    ...APPLETS.map((a) => ({ type: 'symlink' as const, path: `bin/${a}`, target: 'busybox', mode: 0o777, ...common })),
-  ];
-  const [repo, version] = tag.split(':');
-  const stream = await docker.importImage(Readable.from([await tarArchive(entries)]), { repo, tag: version });
-  const output = await new Promise<Array<{ error?: string }>>((resolve, reject) =>
-    docker.modem.followProgress(stream, (err: Error | null, out: Array<{ error?: string }>) =>
-      err ? reject(err) : resolve(out),
-    ),
+  return ensureScratchImage(
+    docker,
+    tag,
+    () => [
+      ...dirs.map((path) => ({ type: 'dir' as const, path, mode: 0o755, ...common })),
+      ...files.map((f) => ({ type: 'file' as const, path: f.path, mode: 0o755, content: f.content, ...common })),
+      ...APPLETS.map((a) => ({
+        type: 'symlink' as const,
+        path: `bin/${a}`,
+        target: 'busybox',
+        mode: 0o777,
+        ...common,
+      })),
+    ],
+    (message) => new BurnInImageError(message),
   );
-  const failed = output.find((o) => o.error);
-  if (failed) throw new BurnInImageError(`importing ${tag} failed: ${failed.error}`);
-  return tag;
 }

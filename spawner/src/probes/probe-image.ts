@@ -3,8 +3,7 @@ import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { Readable } from 'node:stream';
-import { tarArchive, type TarEntry } from '../docker/tar';
+import { ensureScratchImage } from '../docker/scratch-image';
 
 /** The probe image's repository; the tag is its recipe hash, so an unchanged recipe is never rebuilt. */
 export const PROBE_IMAGE_REPO = 'riglab/probe';
@@ -116,46 +115,35 @@ export function probeImageTag(busyboxPath = DEFAULT_BUSYBOX): string {
  */
 export async function ensureProbeImage(docker: Docker, busyboxPath = DEFAULT_BUSYBOX): Promise<string> {
   const { files, glibc, tag } = recipe(busyboxPath);
-  try {
-    await docker.getImage(tag).inspect();
-    return tag;
-  } catch (err) {
-    if ((err as { statusCode?: number }).statusCode !== 404) throw err;
-  }
   // A fixed owner and mtime keep the layer the same wherever it is built.
   const common = { uid: 0, gid: 0, mtime: new Date(0) };
   const dirs = ['bin', 'dev', 'etc', 'proc', 'sys', 'rig', 'rig/data-root', 'tmp', 'usr', 'usr/bin', 'usr/lib'];
   if (glibc) dirs.push('lib', GLIBC_DIR, 'lib64', `usr/${GLIBC_DIR}`);
-  const entries: TarEntry[] = [
-    ...dirs.sort().map((path) => ({ type: 'dir' as const, path, mode: 0o755, ...common })),
-    ...files.map((f) => ({ type: 'file' as const, path: f.path, mode: 0o755, content: f.content, ...common })),
-    ...APPLETS.map((a) => ({ type: 'symlink' as const, path: `bin/${a}`, target: 'busybox', mode: 0o777, ...common })),
-  ];
-  if (glibc)
-    entries.push({
-      type: 'symlink',
-      path: 'lib64/ld-linux-x86-64.so.2',
-      target: `../${GLIBC_DIR}/ld-linux-x86-64.so.2`,
-      mode: 0o777,
-      ...common,
-    });
-  const tar = await tarArchive(entries);
-  const [repo, version] = tag.split(':');
-  const stream = await docker.importImage(Readable.from([tar]), { repo, tag: version });
-  await new Promise<void>((resolve, reject) => {
-    let failure: string | null = null;
-    stream.on('data', (chunk: Buffer) => {
-      for (const line of chunk.toString('utf8').split('\n')) {
-        try {
-          const msg = JSON.parse(line) as { error?: string };
-          if (msg.error) failure = msg.error;
-        } catch {
-          /* progress lines are not always whole JSON objects */
-        }
-      }
-    });
-    stream.on('end', () => (failure ? reject(new ProbeImageError(`importing ${tag} failed: ${failure}`)) : resolve()));
-    stream.on('error', reject);
-  });
-  return tag;
+  return ensureScratchImage(
+    docker,
+    tag,
+    () => [
+      ...dirs.sort().map((path) => ({ type: 'dir' as const, path, mode: 0o755, ...common })),
+      ...files.map((f) => ({ type: 'file' as const, path: f.path, mode: 0o755, content: f.content, ...common })),
+      ...APPLETS.map((a) => ({
+        type: 'symlink' as const,
+        path: `bin/${a}`,
+        target: 'busybox',
+        mode: 0o777,
+        ...common,
+      })),
+      ...(glibc
+        ? [
+            {
+              type: 'symlink' as const,
+              path: 'lib64/ld-linux-x86-64.so.2',
+              target: `../${GLIBC_DIR}/ld-linux-x86-64.so.2`,
+              mode: 0o777,
+              ...common,
+            },
+          ]
+        : []),
+    ],
+    (message) => new ProbeImageError(message),
+  );
 }
