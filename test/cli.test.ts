@@ -30,7 +30,7 @@ describe('riglab CLI', () => {
   it('migrates an empty database, and says so when there is nothing left to do', () => {
     expect(riglab('migrate')).toMatchObject({
       code: 0,
-      out: 'applied 12 migration(s): Initial1764201600000, LabSessionRuntime1764288000000, SsoIdentity1764374400000, TemplateAuthoring1764460800000, LedgerChain1764547200000, Quotas1764633600000, RigLifecycle1764720000000, RigTelemetry1764806400000, BurnIn1764892800000, RigReliability1764979200000, RigInventory1765065600000, RollupsPerBucket1765152000000',
+      out: 'applied 13 migration(s): Initial1764201600000, LabSessionRuntime1764288000000, SsoIdentity1764374400000, TemplateAuthoring1764460800000, LedgerChain1764547200000, Quotas1764633600000, RigLifecycle1764720000000, RigTelemetry1764806400000, BurnIn1764892800000, RigReliability1764979200000, RigInventory1765065600000, RollupsPerBucket1765152000000, ForgetEndedLabTokens1765238400000',
     });
     expect(riglab('migrate')).toMatchObject({ code: 0, out: 'database schema is up to date' });
   });

@@ -1,6 +1,7 @@
 import { DataSource } from 'typeorm';
 import { createDataSource } from '../api/src/platform/db/data-source';
 import { emptyDatabase } from './support/services';
+import { newCourse, newTemplate, newUser } from './support/labs';
 
 async function tables(ds: DataSource): Promise<string[]> {
   const rows: Array<{ table_name: string }> = await ds.query(
@@ -39,6 +40,7 @@ describe('database migrations', () => {
       'RigReliability1764979200000',
       'RigInventory1765065600000',
       'RollupsPerBucket1765152000000',
+      'ForgetEndedLabTokens1765238400000',
     ]);
     expect(await tables(ds)).toEqual([
       'api_tokens',
@@ -89,7 +91,34 @@ describe('database migrations', () => {
     await ds.query(`DELETE FROM rigs`);
   });
 
+  it('forget the stored Jupyter tokens of ended labs, and only theirs', async () => {
+    await ds.undoLastMigration({ transaction: 'each' });
+    const user = await newUser(ds, 'old-lab-owner');
+    const course = await newCourse(ds, 'CS-TOK');
+    const template = await newTemplate(ds, course, { slug: 'tok', image: 'x' });
+    const [version] = await ds.query(`SELECT id FROM lab_template_versions WHERE template_id = $1`, [template.id]);
+    for (const state of ['ready', 'stopped', 'failed', 'lost']) {
+      await ds.query(
+        `INSERT INTO lab_sessions (user_id, course_id, template_version_id, name, state, jupyter_token)
+         VALUES ($1, $2, $3, $4, $5, $6)`,
+        [user.id, course.id, version.id, state, state, `token-of-${state}`],
+      );
+    }
+    await ds.runMigrations({ transaction: 'each' });
+    expect(await ds.query(`SELECT state, jupyter_token FROM lab_sessions ORDER BY state::text`)).toEqual([
+      { state: 'failed', jupyter_token: null },
+      { state: 'lost', jupyter_token: null },
+      { state: 'ready', jupyter_token: 'token-of-ready' },
+      { state: 'stopped', jupyter_token: null },
+    ]);
+    await ds.query(`DELETE FROM lab_sessions`);
+    await ds.query(`DELETE FROM lab_templates`);
+    await ds.query(`DELETE FROM courses`);
+    await ds.query(`DELETE FROM users`);
+  });
+
   it('roll back to an empty database, and apply again', async () => {
+    await ds.undoLastMigration({ transaction: 'each' }); // ForgetEndedLabTokens: nothing to restore
     const column = async (table: string, name: string) =>
       (
         await ds.query(`SELECT 1 FROM information_schema.columns WHERE table_name = $1 AND column_name = $2`, [
@@ -115,6 +144,7 @@ describe('database migrations', () => {
     expect(await ds.query(`SELECT series FROM rig_sample_rollups`)).toEqual([
       { series: { load1: [1.5, 1, 2, 10], 'gpu.0.temperatureC': [71.25, 70, 73, 10] } },
     ]);
+    await ds.undoLastMigration({ transaction: 'each' }); // ForgetEndedLabTokens, applied again above
     await ds.undoLastMigration({ transaction: 'each' });
     await ds.query(`DELETE FROM rigs`);
     await ds.undoLastMigration({ transaction: 'each' });

@@ -3,6 +3,7 @@ import request from 'supertest';
 import { Course } from '../../api/src/modules/courses/course.entity';
 import { enroll, newTemplate, newUser } from '../support/labs';
 import { TokensService } from '../../api/src/modules/auth/tokens.service';
+import { LabSessionsRepository } from '../../api/src/modules/labs/lab-sessions.repository';
 import { auditActions, courseWorld } from './support';
 
 /**
@@ -82,5 +83,15 @@ describe('instructor access to a student’s notebook', () => {
     expect(res.status).toBe(403);
     const own = await request(w.portal.url).get('/user/sam/nope/').set('Authorization', `Bearer ${w.tokens.student}`);
     expect(own.status).toBe(404);
+  });
+
+  it('forgets the stored token of a lab from before derived tokens once it ends', async () => {
+    const sessions = w.portal.app.get(LabSessionsRepository);
+    const token = async () =>
+      (await w.db.ds.query(`SELECT jupyter_token FROM lab_sessions WHERE id = $1`, [sessionId]))[0].jupyter_token;
+    await sessions.transition(sessionId, 'stopping', 'stopped by its owner');
+    expect(await token()).toBe('jupyter-secret'); // still needed while the container is being stopped
+    await sessions.transition(sessionId, 'stopped', 'container removed');
+    expect(await token()).toBeNull();
   });
 });

@@ -68,14 +68,17 @@ export class LabSessionsRepository {
         [id],
       );
       if (!rows.length || !allowed.includes(rows[0].state)) return null;
+      const over = to === 'stopped' || to === 'failed' || to === 'lost';
       await m.getRepository(LabSession).update({ id }, {
         ...patch,
+        // A lab from before derived tokens forgets its stored one when it ends: nothing in a dump opens it.
+        ...(over ? { jupyterToken: null } : {}),
         state: to,
         stateReason: reason,
         stateChangedAt: new Date(),
       } as QueryDeepPartialEntity<LabSession>);
       await m.getRepository(LabSessionEvent).insert({ sessionId: id, fromState: rows[0].state, toState: to, reason });
-      if (to === 'stopped' || to === 'failed' || to === 'lost') {
+      if (over) {
         // A session that is over holds no GPU: freeing the slot is part of the same transaction.
         await m.getRepository(GpuSlot).update({ sessionId: id }, { sessionId: null, reservedAt: null });
       }

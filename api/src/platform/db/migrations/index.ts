@@ -10,6 +10,7 @@ import { BurnIn1764892800000 } from './1764892800000-burn-in';
 import { RigReliability1764979200000 } from './1764979200000-rig-reliability';
 import { RigInventory1765065600000 } from './1765065600000-rig-inventory';
 import { RollupsPerBucket1765152000000 } from './1765152000000-rollups-per-bucket';
+import { ForgetEndedLabTokens1765238400000 } from './1765238400000-forget-ended-lab-tokens';
 
 /** In order of application. A schema change is a new file here, never an edit of an applied one. */
 export const MIGRATIONS = [
@@ -25,4 +26,5 @@ export const MIGRATIONS = [
   RigReliability1764979200000,
   RigInventory1765065600000,
   RollupsPerBucket1765152000000,
+  ForgetEndedLabTokens1765238400000,
 ];
