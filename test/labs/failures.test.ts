@@ -88,3 +88,38 @@ describe('launches that cannot go through', () => {
     }
   }, 90_000);
 });
+
+describe('one student launching again and again', () => {
+  const f = labPortal({ LAUNCH_RATE_PER_MINUTE: '2' });
+
+  it('gets 429 with Retry-After and a plain reason past LAUNCH_RATE_PER_MINUTE; others launch as usual', async () => {
+    const course = await newCourse(f.db.ds, 'CS301');
+    const template = await newTemplate(f.db.ds, course, { slug: 'loop' }); // no rig: launches wait, nothing runs
+    const [dan, eve] = [await newUser(f.db.ds, 'dan'), await newUser(f.db.ds, 'eve')];
+    for (const u of [dan, eve]) await enroll(f.db.ds, u, course);
+    const as = async (u: typeof dan) => `Bearer ${await tokenFor(f.portal, u)}`;
+    const launch = async (u: typeof dan) =>
+      request(f.portal.url).post('/api/labs').set('Authorization', await as(u)).send({ templateId: template.id });
+    for (let i = 0; i < 2; i++) {
+      const res = await launch(dan);
+      expect(res.status).toBe(202);
+      // Asking again while the lab lives returns it and is not counted.
+      expect((await launch(dan)).status).toBe(200);
+      await request(f.portal.url).delete(`/api/labs/${res.body.id}`).set('Authorization', await as(dan));
+      await until(
+        () => f.db.ds.getRepository(LabSession).findOneByOrFail({ id: res.body.id }),
+        (s) => ['stopped', 'failed'].includes(s.state),
+      );
+    }
+    const third = await launch(dan);
+    expect(third.status).toBe(429);
+    expect(Number(third.headers['retry-after'])).toBeGreaterThan(0);
+    expect(Number(third.headers['retry-after'])).toBeLessThanOrEqual(60);
+    expect(third.body).toMatchObject({
+      code: 'lab.launch_rate_limited',
+      message: expect.stringMatching(/^you have started 2 labs in the last minute; try again in \d+ s$/),
+    });
+    expect(await f.db.ds.getRepository(LabSession).countBy({ userId: dan.id })).toBe(2);
+    expect((await launch(eve)).status).toBe(202);
+  });
+});

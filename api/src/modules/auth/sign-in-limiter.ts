@@ -1,34 +1,20 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { IncomingMessage } from 'node:http';
-import { RateLimiterRedis } from 'rate-limiter-flexible';
 import type { Config } from '../../platform/config/config';
 import { CONFIG } from '../../platform/config/config.module';
+import { RedisRateLimit } from '../../platform/redis/rate-limit';
 import { RedisService } from '../../platform/redis/redis.service';
 
-/**
- * Sign-in attempts per client address per minute (SIGN_IN_RATE_PER_MINUTE), counted in Redis so that
- * every portal process shares the count. When Redis is away sign-ins are not blocked by the limiter.
- */
+/** Sign-in attempts per client address per minute (SIGN_IN_RATE_PER_MINUTE), shared by every process. */
 @Injectable()
 export class SignInLimiter {
-  private readonly limiter: RateLimiterRedis;
+  private readonly limit: RedisRateLimit;
 
   constructor(@Inject(CONFIG) config: Config, redis: RedisService) {
-    this.limiter = new RateLimiterRedis({
-      storeClient: redis.client,
-      keyPrefix: `${config.deployment}:sign-in-rate`,
-      points: config.signInRatePerMinute,
-      duration: 60,
-    });
+    this.limit = new RedisRateLimit(redis.client, `${config.deployment}:sign-in-rate`, config.signInRatePerMinute);
   }
 
   async allow(req: IncomingMessage & { ip?: string }): Promise<boolean> {
-    try {
-      await this.limiter.consume(req.ip ?? req.socket.remoteAddress ?? 'unknown');
-      return true;
-    } catch (e) {
-      // A rejection with remaining points info means "over the limit"; anything else is Redis trouble.
-      return !(e && typeof e === 'object' && 'remainingPoints' in e);
-    }
+    return (await this.limit.take(req.ip ?? req.socket.remoteAddress ?? 'unknown')).allowed;
   }
 }

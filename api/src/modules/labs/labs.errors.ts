@@ -6,6 +6,7 @@ export enum LabErrorCode {
   NotEnrolled = 'lab.not_enrolled',
   CourseArchived = 'lab.course_archived',
   TooManyLaunches = 'lab.too_many_launches',
+  LaunchRateLimited = 'lab.launch_rate_limited',
   NotRunning = 'lab.not_running',
 }
 

@@ -7,6 +7,8 @@ import { AppError } from '../../platform/http/app-error';
 import { JobName } from '../../platform/queue/jobs';
 import { JobHandler } from '../../platform/queue/job-handler.decorator';
 import { QueueService } from '../../platform/queue/queue.service';
+import { RedisRateLimit } from '../../platform/redis/rate-limit';
+import { RedisService } from '../../platform/redis/redis.service';
 import type { CourseAccess, Principal } from '../auth/auth.decorators';
 import { Enrollment } from '../courses/course.entity';
 import { mayOpenNotebook, settingsOf } from '../courses/courses.policy';
@@ -60,6 +62,8 @@ export function labView(s: LabSession) {
 /** What a student does with labs: launch, look, stop. Policy lives in the runner, placement and culler. */
 @Injectable()
 export class LabsService {
+  private readonly launchRate: RedisRateLimit;
+
   constructor(
     @Inject(CONFIG) private readonly config: Config,
     @InjectDataSource() private readonly db: DataSource,
@@ -68,7 +72,14 @@ export class LabsService {
     private readonly queue: QueueService,
     private readonly stopper: LabStopperService,
     private readonly quota: QuotaService,
-  ) {}
+    redis: RedisService,
+  ) {
+    this.launchRate = new RedisRateLimit(
+      redis.client,
+      `${config.deployment}:launch-rate`,
+      config.labs.launchRatePerMinute,
+    );
+  }
 
   /** Templates the user may launch: published, in a course they belong to that is not archived. */
   async launchable(p: Principal) {
@@ -118,6 +129,16 @@ export class LabsService {
     }
     const existing = await this.liveFor(p.user.id, template.id);
     if (existing) return { created: false, session: existing };
+    // Launch-stop loops by one person: each new launch runs a container, so they are counted.
+    const rate = await this.launchRate.take(p.user.id);
+    if (!rate.allowed) {
+      throw new AppError(
+        LabErrorCode.LaunchRateLimited,
+        'capacity',
+        `you have started ${this.config.labs.launchRatePerMinute} labs in the last minute; try again in ${rate.retryAfterS} s`,
+        rate.retryAfterS,
+      );
+    }
 
     // Launches waiting in the GPU queue are not in flight: a full GPU queue must not block CPU labs.
     const inFlight = await this.db

@@ -149,6 +149,7 @@ export const envSchema = z.object({
   SESSION_IDLE_MINUTES: intIn(5, 7 * 24 * 60, 8 * 60),
   LAUNCH_TIMEOUT_S: intIn(10, 3600, 120),
   LAUNCH_CONCURRENCY: intIn(1, 10000, 20),
+  LAUNCH_RATE_PER_MINUTE: intIn(1, 10000, 12),
   RECONCILE_INTERVAL_S: intIn(5, 3600, 30),
   LOST_GRACE_S: intIn(0, 3600, 60),
   CULL_INTERVAL_S: intIn(5, 3600, 60),
@@ -240,6 +241,8 @@ export interface Config {
     launchTimeoutS: number;
     /** Launches in flight at once, portal-wide; more get 429 + Retry-After. */
     launchConcurrency: number;
+    /** New launches one person may make per minute (launch-stop loops); more get 429 + Retry-After. */
+    launchRatePerMinute: number;
     reconcileIntervalS: number;
     /** How long a rig may be unreachable before its labs are declared lost. */
     lostGraceS: number;
@@ -499,6 +502,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     labs: {
       launchTimeoutS: e.LAUNCH_TIMEOUT_S,
       launchConcurrency: e.LAUNCH_CONCURRENCY,
+      launchRatePerMinute: e.LAUNCH_RATE_PER_MINUTE,
       reconcileIntervalS: e.RECONCILE_INTERVAL_S,
       lostGraceS: e.LOST_GRACE_S,
       cullIntervalS: e.CULL_INTERVAL_S,
