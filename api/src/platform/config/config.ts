@@ -76,6 +76,7 @@ export const envSchema = z.object({
   DEV_IDP: bool(false),
   SAML_IDP_METADATA_FILE: z.string().optional(),
   SAML_IDP_METADATA_URL: z.string().url('must be the https:// URL of the IdP metadata').optional(),
+  SAML_IDP_METADATA_REFRESH_S: intIn(5, 7 * 24 * 3600, 3600),
   SAML_IDP_ENTITY_ID: z.string().optional(),
   SAML_IDP_SSO_URL: z.string().url('must be the URL of the IdP single sign-on service (HTTP-Redirect)').optional(),
   SAML_IDP_SLO_URL: z.string().url('must be the URL of the IdP single logout service (HTTP-Redirect)').optional(),
@@ -324,6 +325,8 @@ export interface SamlSettings {
   /** The SP's (and the development IdP's) key pairs, generated at first start when absent. */
   keyDir: string;
   clockSkewMs: number;
+  /** How often IdP metadata from a URL or file is read again (certificate rollover without a restart). */
+  metadataRefreshMs: number;
   /** Attribute names tried in order (URI names first, friendly names after). */
   attributes: Record<'username' | 'displayName' | 'mail' | 'affiliation' | 'entitlement' | 'groups', string[]>;
   adminEntitlements: string[];
@@ -416,6 +419,7 @@ function samlSettings(e: Env, root: string, publicUrl: string): SamlSettings {
     spEntityId: e.SAML_SP_ENTITY_ID ?? `${publicUrl}/auth/saml/metadata`,
     keyDir: isAbsolute(keyDir) ? keyDir : join(root, keyDir),
     clockSkewMs: e.SAML_CLOCK_SKEW_S * 1000,
+    metadataRefreshMs: e.SAML_IDP_METADATA_REFRESH_S * 1000,
     attributes: {
       username: list(e.SAML_ATTR_USERNAME),
       displayName: list(e.SAML_ATTR_DISPLAY_NAME),

@@ -1,12 +1,14 @@
-import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { type Profile, ValidateInResponseTo } from '@node-saml/node-saml';
 import { Strategy as SamlStrategy } from '@node-saml/passport-saml';
 import { DOMParser } from '@xmldom/xmldom';
 import type { Request, Response } from 'express';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Passport } from 'passport';
+import { Counter } from 'prom-client';
 import type { Config } from '../../../platform/config/config';
 import { CONFIG } from '../../../platform/config/config.module';
+import { Metrics } from '../../../platform/metrics/metrics';
 import { RedisService } from '../../../platform/redis/redis.service';
 import { DevIdentityProvider } from '../../../dev-idp/dev-idp';
 import { DEV_ACCOUNTS, DEV_ADMIN_ENTITLEMENT } from '../../../dev-idp/accounts';
@@ -86,12 +88,14 @@ function reasonFor(message: string): string {
  * InResponseTo against a request cache in Redis, so a response is accepted once, by any portal process.
  */
 @Injectable()
-export class SamlService implements OnModuleInit {
+export class SamlService implements OnModuleInit, OnModuleDestroy {
   private readonly log = new Logger(SamlService.name);
   private readonly passport = new Passport();
   private strategy?: SamlStrategy;
   private idp: IdpSettings | null = null;
   private spKeys?: KeyPair;
+  private refreshTimer?: NodeJS.Timeout;
+  private readonly refreshes: Counter<'outcome'>;
   /** The development IdP, when DEV_IDP=true and no other IdP is configured. */
   devIdp: DevIdentityProvider | null = null;
 
@@ -102,7 +106,15 @@ export class SamlService implements OnModuleInit {
     private readonly courses: CoursesService,
     private readonly audit: AuditService,
     private readonly sessions: SessionRegistry,
-  ) {}
+    metrics: Metrics,
+  ) {
+    this.refreshes = new Counter({
+      name: 'riglab_saml_metadata_refreshes_total',
+      help: 'IdP metadata read again from its URL or file (outcome: unchanged, changed, failed)',
+      labelNames: ['outcome'],
+      registers: [metrics.registry],
+    });
+  }
 
   get enabled(): boolean {
     return !!this.strategy;
@@ -120,7 +132,53 @@ export class SamlService implements OnModuleInit {
       this.devIdp = await DevIdentityProvider.create(`${this.config.publicUrl}/dev-idp`, s.keyDir);
     }
     this.idp = await resolveIdp(s.idp, () => this.devIdp!.settings());
-    const idp = this.idp!;
+    this.useIdp(this.idp!);
+    this.devIdp?.trust(this.metadata());
+    this.log.log(`SAML sign-in through ${this.idp!.entityId}${this.devIdp ? ' (development IdP)' : ''}`);
+    if (s.idp.source === 'metadata-url' || s.idp.source === 'metadata-file') {
+      // An IdP rolls its signing key by publishing the next certificate beside the current one, then
+      // dropping the old one: reading the metadata again follows it without a restart.
+      this.refreshTimer = setInterval(() => void this.refreshIdp(), s.metadataRefreshMs);
+      this.refreshTimer.unref();
+    }
+  }
+
+  onModuleDestroy(): void {
+    clearInterval(this.refreshTimer);
+  }
+
+  /**
+   * Reads the IdP's metadata again; a change (certificates, endpoints) takes effect for the next
+   * sign-in. A failed read keeps the last good metadata, so an IdP outage never locks anyone out.
+   */
+  async refreshIdp(): Promise<'unchanged' | 'changed' | 'failed'> {
+    let next: IdpSettings | null;
+    try {
+      next = await resolveIdp(this.config.saml.idp, () => this.devIdp!.settings());
+    } catch (e) {
+      this.refreshes.inc({ outcome: 'failed' });
+      this.log.warn(`IdP metadata not refreshed, keeping the last good one: ${(e as Error).message}`);
+      return 'failed';
+    }
+    if (!next || JSON.stringify(next) === JSON.stringify(this.idp)) {
+      this.refreshes.inc({ outcome: 'unchanged' });
+      return 'unchanged';
+    }
+    const before = this.idp!;
+    this.useIdp(next);
+    this.idp = next;
+    this.refreshes.inc({ outcome: 'changed' });
+    this.log.log(
+      `IdP metadata changed (${next.entityId}): ${before.certs.length} → ${next.certs.length} signing certificate(s)` +
+        `${before.ssoUrl !== next.ssoUrl ? `, sign-in address ${next.ssoUrl}` : ''}`,
+    );
+    return 'changed';
+  }
+
+  /** (Re)builds the SAML strategy for an IdP; requests in flight live in Redis, so none is lost. */
+  private useIdp(idp: IdpSettings): void {
+    const s = this.config.saml;
+    const spKeys = this.spKeys!;
     this.strategy = new SamlStrategy(
       {
         callbackUrl: this.acsUrl,
@@ -131,9 +189,9 @@ export class SamlService implements OnModuleInit {
         audience: s.spEntityId,
         idpIssuer: idp.entityId,
         idpCert: idp.certs,
-        privateKey: this.spKeys.key,
-        publicCert: this.spKeys.cert,
-        decryptionPvk: this.spKeys.key,
+        privateKey: spKeys.key,
+        publicCert: spKeys.cert,
+        decryptionPvk: spKeys.key,
         signatureAlgorithm: 'sha256',
         digestAlgorithm: 'sha256',
         wantAssertionsSigned: true,
@@ -156,8 +214,6 @@ export class SamlService implements OnModuleInit {
       },
     );
     this.passport.use('saml', this.strategy as never);
-    this.devIdp?.trust(this.metadata());
-    this.log.log(`SAML sign-in through ${idp.entityId}${this.devIdp ? ' (development IdP)' : ''}`);
   }
 
   /** The SP metadata a university registers (entity id, ACS, SLO, signing/encryption certificate). */
