@@ -31,7 +31,7 @@ export class RigLifecycleController {
     @Req() req: Request & { id?: string },
   ) {
     let deadlineMs: number | undefined;
-    if (body.deadline !== undefined) {
+    if (body.deadline != null) {
       const ms = parseDuration(body.deadline);
       if (ms === null)
         throw new AppError(

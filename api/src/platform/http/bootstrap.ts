@@ -116,6 +116,21 @@ export async function createApp(config: Config): Promise<NestExpressApplication>
     if (!req.headers.cookie) return void labProxy.web(req, res);
     sessions(req as Request, res as Response, () => void labProxy.web(req, res));
   });
+  // Requests Node's parser cannot read (oversized headers, bad request lines) still get a JSON
+  // message, like every other refusal, instead of Node's bodyless default.
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    if (err.code === 'ECONNRESET' || !socket.writable) return void socket.destroy();
+    const [status, reason, message] =
+      err.code === 'HPE_HEADER_OVERFLOW'
+        ? [431, 'Request Header Fields Too Large', 'The request headers are too large.']
+        : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? [408, 'Request Timeout', 'The request took too long to arrive.']
+          : [400, 'Bad Request', 'The request is not valid HTTP.'];
+    const body = JSON.stringify({ code: status === 400 ? 'invalid_request' : `http_${status}`, message });
+    socket.end(
+      `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  });
   server.on('upgrade', (req: Request, socket: Duplex, head: Buffer) => {
     if (!LabProxyService.matches(req.url)) return socket.destroy();
     // Browser sessions are read the same way as for HTTP requests.

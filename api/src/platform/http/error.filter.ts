@@ -52,9 +52,39 @@ export class ErrorFilter implements ExceptionFilter {
       res.status(status).json({ code: codeOf(status), message, correlationId });
       return;
     }
+    if (err instanceof RangeError && /call stack/i.test(err.message)) {
+      // A body nested thousands deep exhausts the validators' recursion: the client's input, not our fault.
+      res
+        .status(400)
+        .json({ code: 'invalid_request', message: 'The request body is nested too deeply.', correlationId });
+      return;
+    }
+    if ((err as { code?: unknown })?.code === '22021') {
+      // PostgreSQL refuses NUL in text (invalid byte sequence): a %00 or \u0000 the client sent.
+      res.status(400).json({
+        code: 'invalid_request',
+        message: 'The request contains a NUL character (%00 or \\u0000), which no name or text may hold.',
+        correlationId,
+      });
+      return;
+    }
+    const parser = bodyParserError(err);
+    if (parser) {
+      res.status(parser.status).json({ code: codeOf(parser.status), message: parser.message, correlationId });
+      return;
+    }
     this.log.error({ err, correlationId, path: req.path }, 'unhandled error');
     res.status(500).json({ code: 'internal', message: 'Something went wrong on our side.', correlationId });
   }
+}
+
+/** Express's body parsers throw http-errors (4xx, `expose`): the client's fault, said plainly. */
+function bodyParserError(err: unknown): { status: number; message: string } | null {
+  const e = err as { status?: unknown; expose?: unknown; type?: unknown; message?: unknown };
+  if (!e || typeof e.status !== 'number' || e.status < 400 || e.status >= 500 || e.expose !== true) return null;
+  if (e.type === 'entity.parse.failed') return { status: 400, message: 'The request body is not valid JSON.' };
+  if (e.type === 'entity.too.large') return { status: 413, message: 'The request body is too large.' };
+  return { status: e.status, message: String(e.message ?? 'The request body cannot be read.') };
 }
 
 function codeOf(status: number): string {
