@@ -43,3 +43,7 @@ PG_ADMIN_URL="$(bash "$svc" pg-url)" node bench/ledger.bench.js
 PG_ADMIN_URL="$(bash "$svc" pg-url)" ENGINE="$ENGINE" node bench/telemetry.bench.js
 # The fair GPU queue and admission under load (issue 8): PostgreSQL, Redis and an engine for placement.
 PG_ADMIN_URL="$(bash "$svc" pg-url)" REDIS_URL="redis://127.0.0.1:63799" ENGINE="$ENGINE" IMAGE="$IMAGE" node bench/queue.bench.js
+# Placement and the GPU queue at scale (issue 10): 1,000 simulated rigs, 8,000 GPUs, 10,000 queued. PostgreSQL and Redis.
+PG_ADMIN_URL="$(bash "$svc" pg-url)" REDIS_URL="redis://127.0.0.1:63799" node bench/placement.bench.js
+# One summary of the figures above with the machine: bench/results/summary.md.
+ENGINE="$ENGINE" node bench/summary.js
