@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, In, IsNull, QueryFailedError } from 'typeorm';
 import type { Config } from '../../platform/config/config';
@@ -62,6 +62,7 @@ export function labView(s: LabSession) {
 /** What a student does with labs: launch, look, stop. Policy lives in the runner, placement and culler. */
 @Injectable()
 export class LabsService {
+  private readonly log = new Logger(LabsService.name);
   private readonly launchRate: RedisRateLimit;
 
   constructor(
@@ -214,7 +215,12 @@ export class LabsService {
       return row.id;
     });
     await this.progress.report(id, 0, 'Queued');
-    await this.queue.enqueue(JobName.LaunchLab, { sessionId: id }, { jobId: `${id}.launch` });
+    try {
+      await this.queue.enqueue(JobName.LaunchLab, { sessionId: id }, { jobId: `${id}.launch` });
+    } catch (err) {
+      // Redis away: the queued session is the record; the reconciler gives it a job once Redis is back.
+      this.log.warn(`launch of ${id} queued without a job (${(err as Error).message}); the reconciler will start it`);
+    }
     return id;
   }
 

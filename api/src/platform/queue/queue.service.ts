@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy, On
 import { DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
 import { JobsOptions, Queue, Worker } from 'bullmq';
 import { Counter } from 'prom-client';
+import type Redis from 'ioredis';
 import type { Config } from '../config/config';
 import { CONFIG } from '../config/config.module';
 import { Metrics } from '../metrics/metrics';
@@ -23,6 +24,8 @@ export class QueueService implements OnModuleInit, OnApplicationBootstrap, OnMod
   private handlers = new Map<string, Handler>();
   private readonly jobsTotal: Counter<'job' | 'status'>;
   private schedulerTimer?: NodeJS.Timeout;
+  private producer?: Redis;
+  private scheduled = false;
 
   constructor(
     @Inject(CONFIG) private readonly config: Config,
@@ -59,6 +62,7 @@ export class QueueService implements OnModuleInit, OnApplicationBootstrap, OnMod
     this.handlers = buildHandlerMap(found);
     // BullMQ's connection check needs an offline queue; maxRetriesPerRequest=1 still fails fast when Redis is away.
     const producer = this.redis.create('riglab-queue', { enableOfflineQueue: true });
+    this.producer = producer;
     for (const name of Object.values(QueueName)) {
       const queue = new Queue(name, { connection: producer, prefix: this.config.deployment });
       queue.on('error', () => undefined); // RedisService already reports connection trouble
@@ -81,6 +85,10 @@ export class QueueService implements OnModuleInit, OnApplicationBootstrap, OnMod
       worker.on('error', () => undefined);
       this.workers.push(worker);
     }
+    // Redis keeps no data (DESIGN.md): after it restarts the schedules are gone; register them again.
+    this.producer?.on('ready', () => {
+      if (this.scheduled) void this.scheduleRepeating();
+    });
     void this.scheduleRepeating();
   }
 
@@ -122,6 +130,7 @@ export class QueueService implements OnModuleInit, OnApplicationBootstrap, OnMod
       }
       // Level-triggered repair at boot, before the first period is up (DESIGN.md).
       await this.enqueue(JobName.Reconcile, {}, { jobId: `boot-reconcile-${Date.now()}` });
+      this.scheduled = true;
     } catch {
       this.schedulerTimer = setTimeout(() => void this.scheduleRepeating(), 5000);
     }
