@@ -99,13 +99,18 @@ describe('one student launching again and again', () => {
     for (const u of [dan, eve]) await enroll(f.db.ds, u, course);
     const as = async (u: typeof dan) => `Bearer ${await tokenFor(f.portal, u)}`;
     const launch = async (u: typeof dan) =>
-      request(f.portal.url).post('/api/labs').set('Authorization', await as(u)).send({ templateId: template.id });
+      request(f.portal.url)
+        .post('/api/labs')
+        .set('Authorization', await as(u))
+        .send({ templateId: template.id });
     for (let i = 0; i < 2; i++) {
       const res = await launch(dan);
       expect(res.status).toBe(202);
       // Asking again while the lab lives returns it and is not counted.
       expect((await launch(dan)).status).toBe(200);
-      await request(f.portal.url).delete(`/api/labs/${res.body.id}`).set('Authorization', await as(dan));
+      await request(f.portal.url)
+        .delete(`/api/labs/${res.body.id}`)
+        .set('Authorization', await as(dan));
       await until(
         () => f.db.ds.getRepository(LabSession).findOneByOrFail({ id: res.body.id }),
         (s) => ['stopped', 'failed'].includes(s.state),
