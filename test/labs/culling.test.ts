@@ -1,4 +1,4 @@
-import { KernelManager } from '@jupyterlab/services';
+import { KernelManager, ServerConnection } from '@jupyterlab/services';
 import request from 'supertest';
 import { CullerService } from '../../api/src/modules/labs/culler.service';
 import { LabSession } from '../../api/src/modules/labs/lab-session.entity';
@@ -42,14 +42,16 @@ describe('idle culling', () => {
     });
     const kernel = await kernels.startNew({ name: 'python3' });
     kernel.requestExecute({ code: 'import time; time.sleep(60)' });
-    expect(
-      await until(
-        async () => kernel.status,
-        (s) => s === 'busy',
-        10_000,
-        100,
-      ),
-    ).toBe('busy');
+    // Wait until the server itself reports the kernel busy (what the culler reads), not just the
+    // client: on a slow machine the kernel may still be starting when the client first says "busy".
+    const settings = jupyterThroughPortal(f.portal, 'trainer', 'short', tokens[0]);
+    const serverState = async (): Promise<string | undefined> => {
+      const url = `${settings.baseUrl}api/kernels?no_track_activity=1`;
+      const res = await ServerConnection.makeRequest(url, {}, settings);
+      const list = (await res.json()) as Array<{ id: string; execution_state: string }>;
+      return list.find((k) => k.id === kernel.id)?.execution_state;
+    };
+    expect(await until(serverState, (s) => s === 'busy', 30_000, 100)).toBe('busy');
     try {
       const culler = f.portal.app.get(CullerService);
       await new Promise((r) => setTimeout(r, 3000)); // within 2 s of the 4 s idle timeout: time to warn
