@@ -92,8 +92,7 @@ export class LabRunnerService {
       }
       if (session.state !== 'starting') return `nothing to do in state ${session.state}`;
       // The start has its own time from the moment of placement (a launch may have queued for a GPU long before).
-      await this.start(session, (session.startedAt ?? session.createdAt).getTime() + timeoutMs);
-      return 'ready';
+      return await this.start(session, (session.startedAt ?? session.createdAt).getTime() + timeoutMs);
     } catch (err) {
       const reason = (err as Error).message;
       this.log.warn(`launch of ${sessionId} failed: ${reason}`);
@@ -159,7 +158,11 @@ export class LabRunnerService {
     );
   }
 
-  private async start(session: LabSession, deadline: number): Promise<void> {
+  /**
+   * Starts the placed session's container and waits for Jupyter. Says 'ready' only when this job made
+   * the lab ready: a job run twice (a stalled job retried, the reconciler) never counts a lab twice.
+   */
+  private async start(session: LabSession, deadline: number): Promise<string> {
     // Creating and starting a container takes seconds (the engine client's timeout bounds it at 30 s).
     await this.progress.heartbeat(session.id, 40);
     const rig = session.rig ?? (await this.db.getRepository(Rig).findOneByOrFail({ id: session.rigId! }));
@@ -179,7 +182,7 @@ export class LabRunnerService {
     );
     if (!updated) {
       // Stopped while we were starting: the stop job (or the reconciler) removes the container.
-      return;
+      return `nothing to do: the lab is ${(await this.sessions.byId(session.id))?.state ?? 'gone'}`;
     }
     await this.progress.report(session.id, 85, 'Waiting for Jupyter to answer');
     await waitForJupyter({ endpoint: url, baseUrl: spec.baseUrl, token: spec.token }, deadline, async () => {
@@ -193,10 +196,10 @@ export class LabRunnerService {
       { readyAt: new Date(), lastActivityAt: new Date() },
       ['starting'],
     );
-    if (ready) {
-      this.metrics.spawnDuration.observe({ status: 'success' }, (Date.now() - session.createdAt.getTime()) / 1000);
-      await this.progress.report(session.id, 100, 'Your lab is ready');
-    }
+    if (!ready) return `nothing to do: the lab is ${(await this.sessions.byId(session.id))?.state ?? 'gone'}`;
+    this.metrics.spawnDuration.observe({ status: 'success' }, (Date.now() - session.createdAt.getTime()) / 1000);
+    await this.progress.report(session.id, 100, 'Your lab is ready');
+    return 'ready';
   }
 
   /** Ends a launch that cannot go on: removes whatever container it had, frees its GPU slot, says why. */
