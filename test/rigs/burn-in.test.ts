@@ -152,7 +152,13 @@ describe('rig burn-in', () => {
     );
 
     expect(await leftovers(rig.id)).toEqual({ containers: 0, volumes: 0 });
-    const now = await f.db.ds.getRepository(Rig).findOneByOrFail({ id: rig.id });
+    // The verdict is written to the rig just after the run ends.
+    const now = await until(
+      () => f.db.ds.getRepository(Rig).findOneByOrFail({ id: rig.id }),
+      (r) => r.state !== 'burn-in',
+      15_000,
+      100,
+    );
     expect(now.state).toBe('active');
     expect(await events(rig.id)).toEqual([
       ['maintenance', 'burn-in', 'ada', 'fan replaced'],
@@ -318,7 +324,14 @@ describe('rig burn-in', () => {
     expect(old.checks[0]).toMatchObject({ status: 'failed', detail: `${why}; a new run replaces it` });
     const fresh = after.find((r) => r.id !== cut.id)!;
     expect(fresh.status).toBe('passed');
-    expect((await f.db.ds.getRepository(Rig).findOneByOrFail({ id: rig.id })).state).toBe('active');
+    // The verdict is written to the rig just after the run ends.
+    const verdict = await until(
+      () => f.db.ds.getRepository(Rig).findOneByOrFail({ id: rig.id }),
+      (r) => r.state !== 'burn-in',
+      15_000,
+      100,
+    );
+    expect(verdict.state).toBe('active');
   }, 200_000);
 
   it('runs burn-in from the CLI, follows it with --wait, and shows the results', async () => {
