@@ -15,6 +15,7 @@ import {
   randomDeployment,
   readProgress,
   tokenFor,
+  until,
 } from '../support/labs';
 import { env } from '../support/services';
 import { startSsoPortal, type BrowserSession, type SsoPortal } from '../support/sso';
@@ -130,7 +131,9 @@ describe('notebook proxy under path and protocol tricks', () => {
     await request(portal.url)
       .get(`/user/bob/python-basics/api/nope?${marker}bob=1`)
       .set('Authorization', `Bearer ${bobToken}`);
-    expect(await bobsJupyterLog()).toContain(`${marker}bob=1`);
+    // Jupyter writes its log line a moment after it answers.
+    const log = await until(bobsJupyterLog, (l) => l.includes(`${marker}bob=1`), 15_000, 200);
+    expect(log).toContain(`${marker}bob=1`);
   });
 
   it('never serves bob’s lab to alice through path and encoding tricks', async () => {
