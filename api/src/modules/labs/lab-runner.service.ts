@@ -8,6 +8,7 @@ import { JobHandler } from '../../platform/queue/job-handler.decorator';
 import { JobName } from '../../platform/queue/jobs';
 import { QueueService } from '../../platform/queue/queue.service';
 import { Rig } from '../rigs/rig.entity';
+import { RigStateService } from '../rigs/rig-state.service';
 import { RigsService } from '../rigs/rigs.service';
 import { LabMetrics } from './lab.metrics';
 import { LabSpecService } from './lab-spec.service';
@@ -47,6 +48,7 @@ export class LabRunnerService {
     private readonly queue: QueueService,
     private readonly metrics: LabMetrics,
     private readonly specs: LabSpecService,
+    private readonly rigStates: RigStateService,
   ) {}
 
   @JobHandler(JobName.LaunchLab)
@@ -94,12 +96,34 @@ export class LabRunnerService {
       // The start has its own time from the moment of placement (a launch may have queued for a GPU long before).
       return await this.start(session, (session.startedAt ?? session.createdAt).getTime() + timeoutMs);
     } catch (err) {
-      const reason = (err as Error).message;
-      this.log.warn(`launch of ${sessionId} failed: ${reason}`);
       const current = await this.sessions.byId(sessionId);
+      const reason = await this.explain(current, (err as Error).message);
+      this.log.warn(`launch of ${sessionId} failed: ${reason}`);
       if (current) await this.fail(current, reason);
       return 'failed';
     }
+  }
+
+  /**
+   * Says why a start failed in a student's words. A rig whose disk is full fails every launch placed on
+   * it: it is drained (no new launches; its running labs go on) with the reason, for campus IT to see.
+   */
+  private async explain(session: LabSession | null, message: string): Promise<string> {
+    if (!session?.rigId || !/no space left on device/i.test(message)) return message;
+    const rig = await this.db.getRepository(Rig).findOneBy({ id: session.rigId });
+    if (!rig) return message;
+    const why = `rig ${rig.name} has no disk space left`;
+    if (rig.state === 'active') {
+      await this.db.getRepository(Rig).update({ id: rig.id }, { lastFaultAt: new Date() });
+      await this.rigStates
+        .change(
+          rig.name,
+          { to: 'draining', reason: `${why}: a launch there failed`, byRule: true },
+          { name: 'rule:disk-full' },
+        )
+        .catch((err: Error) => this.log.warn(`could not drain ${rig.name}: ${err.message}`));
+    }
+    return `${why}; your files are safe, launch again to get another rig (the engine said: ${message.length > 300 ? `…${message.slice(-300)}` : message})`;
   }
 
   private async gpuQueueLength(): Promise<number> {
