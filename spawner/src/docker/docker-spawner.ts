@@ -53,9 +53,14 @@ function statusOf(err: unknown): number | undefined {
 }
 
 /** The engine's own sentence, without dockerode's "(HTTP code 404) no such container - " prefix. */
+/**
+ * The engine's own words, at most 300 characters: a long message keeps its start and its end, where the
+ * cause is ("…: no space left on device") — the middle is usually a long path.
+ */
 function engineMessage(err: unknown): string {
   const e = err as DockerError;
-  return (e?.json?.message ?? e?.message ?? String(err)).trim().slice(0, 300);
+  const message = (e?.json?.message ?? e?.message ?? String(err)).trim();
+  return message.length <= 300 ? message : `${message.slice(0, 120)} … ${message.slice(-177)}`;
 }
 
 /** The engine closed a connection in the middle of a request (not: refused it). */
