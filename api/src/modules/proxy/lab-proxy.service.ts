@@ -39,7 +39,95 @@ const HOP_BY_HOP = new Set([
 ]);
 const RETRYABLE = new Set(['ECONNRESET', 'EPIPE', 'ECONNREFUSED', 'ETIMEDOUT', 'UND_ERR_SOCKET']);
 
+/**
+ * Bytes an answer may have queued toward the browser before the lab's connection is paused. Measured
+ * on what is really still waiting (`writableLength`), not on `write()`'s verdict, which is false for any
+ * chunk larger than the socket's 16 KiB mark even when the kernel took it at once: pausing on that
+ * stopped and restarted the lab's connection for every 64 KiB of a download.
+ */
+const HIGH_WATER = 256 * 1024;
+
 type Verdict = { ok: true; route: LabRoute } | { ok: false; status: number; message: string; signIn?: boolean };
+
+/**
+ * One request's way back from the lab (undici's dispatch handler): status and headers without the
+ * hop-by-hop ones, the body streamed with backpressure, HTML pages buffered to blank the token out.
+ * A class rather than a handler of closures: one small object per request, its methods shared.
+ */
+class Relay implements Dispatcher.DispatchHandler {
+  private controller: DispatchController | undefined;
+  private html: Buffer[] | null = null;
+  private paused = false;
+  private readonly token: string | undefined;
+
+  constructor(
+    private readonly proxy: LabProxyService,
+    readonly req: IncomingMessage,
+    readonly res: ServerResponse,
+    readonly target: string,
+    readonly bodyless: boolean,
+    readonly retried: boolean,
+  ) {
+    this.token = (req as LabRequest).riglabJupyterToken;
+  }
+
+  readonly browserGone = (): void => {
+    if (!this.res.writableFinished) this.controller?.abort(new Error('the browser went away'));
+  };
+
+  private readonly drained = (): void => {
+    this.paused = false;
+    this.controller?.resume();
+  };
+
+  onRequestStart(c: DispatchController): void {
+    this.controller = c;
+  }
+
+  onResponseStart(_c: DispatchController, status: number, h: Record<string, string | string[] | undefined>): void {
+    const res = this.res;
+    if (this.token && /^text\/html/i.test(String(h['content-type'] ?? ''))) {
+      // The classic Notebook writes its token into its pages: relay them with it blanked out.
+      this.html = [];
+      res.statusCode = status;
+      for (const k in h) {
+        const v = h[k];
+        if (v !== undefined && k !== 'content-length' && !HOP_BY_HOP.has(k)) res.setHeader(k, v);
+      }
+      return;
+    }
+    // Key, value, key, value: written as they are, no header object built and merged.
+    const flat: Array<string | string[]> = [];
+    for (const k in h) {
+      const v = h[k];
+      if (v !== undefined && !HOP_BY_HOP.has(k)) flat.push(k, v);
+    }
+    res.writeHead(status, flat as unknown as OutgoingHttpHeaders);
+  }
+
+  onResponseData(c: DispatchController, chunk: Buffer): void {
+    if (this.html) return void this.html.push(chunk);
+    const res = this.res;
+    // A false from write() sets the 'drain' that comes once the socket has written everything out.
+    if (!res.write(chunk) && !this.paused && res.writableLength > HIGH_WATER) {
+      this.paused = true;
+      c.pause();
+      res.once('drain', this.drained);
+    }
+  }
+
+  onResponseEnd(): void {
+    const res = this.res;
+    if (!this.html) return void res.end();
+    const body = Buffer.from(Buffer.concat(this.html).toString('utf8').split(this.token!).join(''), 'utf8');
+    res.setHeader('content-length', String(body.length));
+    res.end(body);
+  }
+
+  onResponseError(_c: DispatchController, err: Error): void {
+    this.proxy.relayFailed(this, err);
+  }
+}
 
 /**
  * The authenticated notebook proxy: `/user/<name>/<lab>/…`, HTTP and WebSocket, to the lab's Jupyter.
@@ -101,16 +189,13 @@ export class LabProxyService implements OnModuleDestroy {
       if (v !== undefined && !HOP_BY_HOP.has(k)) headers[k] = v;
     }
     const from = req.socket.remoteAddress ?? '';
-    headers['x-forwarded-for'] = req.headers['x-forwarded-for'] ? `${req.headers['x-forwarded-for']}, ${from}` : from;
-    headers['x-forwarded-proto'] = req.headers['x-forwarded-proto'] ?? 'http';
-    headers['x-forwarded-host'] = req.headers['x-forwarded-host'] ?? req.headers.host ?? '';
+    const xff = incoming['x-forwarded-for'];
+    headers['x-forwarded-for'] = xff ? `${xff}, ${from}` : from;
+    headers['x-forwarded-proto'] = incoming['x-forwarded-proto'] ?? 'http';
+    headers['x-forwarded-host'] = incoming['x-forwarded-host'] ?? incoming.host ?? '';
     const bodyless = req.method === 'GET' || req.method === 'HEAD';
-    let controller: DispatchController | undefined;
-    let html: Buffer[] | null = null;
-    const token = (req as LabRequest).riglabJupyterToken;
-    res.once('close', () => {
-      if (!res.writableFinished) controller?.abort(new Error('the browser went away'));
-    });
+    const relay = new Relay(this, req, res, target, bodyless, retried);
+    res.once('close', relay.browserGone);
     this.client.dispatch(
       {
         origin: target,
@@ -119,47 +204,22 @@ export class LabProxyService implements OnModuleDestroy {
         headers,
         body: bodyless ? null : req,
       },
-      {
-        onRequestStart: (c) => {
-          controller = c;
-        },
-        onResponseStart: (_c, status, h) => {
-          for (const k of HOP_BY_HOP) delete h[k];
-          if (token && /^text\/html/i.test(String(h['content-type'] ?? ''))) {
-            // The classic Notebook writes its token into its pages: relay them with it blanked out.
-            html = [];
-            res.statusCode = status;
-            for (const [k, v] of Object.entries(h)) if (v !== undefined && k !== 'content-length') res.setHeader(k, v);
-            return;
-          }
-          res.writeHead(status, h as OutgoingHttpHeaders);
-        },
-        onResponseData: (c, chunk) => {
-          if (html) return void html.push(chunk);
-          if (!res.write(chunk)) {
-            c.pause();
-            res.once('drain', () => c.resume());
-          }
-        },
-        onResponseEnd: () => {
-          if (!html) return void res.end();
-          const body = Buffer.from(Buffer.concat(html).toString('utf8').split(token!).join(''), 'utf8');
-          res.setHeader('content-length', String(body.length));
-          res.end(body);
-        },
-        onResponseError: (_c, err) => {
-          // A kept-alive connection the lab closed just as it was reused: a GET or HEAD is safe to send
-          // once more (a person would otherwise see a page with a missing script).
-          const code = (err as NodeJS.ErrnoException).code ?? '';
-          if (!retried && !res.headersSent && bodyless && RETRYABLE.has(code)) {
-            this.log.debug(`proxy: ${code} on ${req.url}; retrying once`);
-            return void setTimeout(() => this.forward(req, res, target, true), 50);
-          }
-          if (res.headersSent) return void res.destroy(err);
-          this.failed(err, req, res);
-        },
-      },
+      relay,
     );
+  }
+
+  /** A relay's request failed before any answer: once more for a GET or HEAD, else a 503 page. */
+  relayFailed(relay: Relay, err: Error): void {
+    const { req, res } = relay;
+    // A kept-alive connection the lab closed just as it was reused: a GET or HEAD is safe to send
+    // once more (a person would otherwise see a page with a missing script).
+    const code = (err as NodeJS.ErrnoException).code ?? '';
+    if (!relay.retried && !res.headersSent && relay.bodyless && RETRYABLE.has(code)) {
+      this.log.debug(`proxy: ${code} on ${req.url}; retrying once`);
+      return void setTimeout(() => this.forward(req, res, relay.target, true), 50);
+    }
+    if (res.headersSent) return void res.destroy(err);
+    this.failed(err, req, res);
   }
 
   /** The lab did not answer: a plain 503 page (or a closed socket for a WebSocket). */
