@@ -1,81 +1,44 @@
-// riglab benchmarks (issue 3), each side by side with its baseline in one run, printed as ratios.
-// Run with `npm run bench` (bench/run.sh brings up the services). Knobs: BENCH_LAUNCHES (launch latency
-// samples, 6), BENCH_SECONDS (per HTTP load, 5), BENCH_BURST (launches at once, 50).
+// Launch benchmarks (issues 3 and 10), each side by side with its baseline or target in one run:
+//   1. launch overhead against a bare `docker run` of the same image, warm (image on the rig) and cold
+//      (pulled from a registry on loopback first);
+//   2. a class start: N students sign in through SSO (the portal's development IdP) and launch at once
+//      on a two-rig pool: time to all ready, failures, API p99 meanwhile, the portal's CPU and memory;
+//   3. the control plane's footprint with 150 labs running.
+// Run with `npm run bench` (bench/run.sh brings up the services). Knobs: BENCH_LAUNCHES (samples per
+// side, warm 6 / cold half of it), BENCH_CLASS (class sizes, "50,100"), BENCH_FOOTPRINT_LABS (150),
+// BENCH_FOOTPRINT_S (seconds measured with them running, 60).
 'use strict';
-const { spawn } = require('node:child_process');
-const { createHash, randomBytes } = require('node:crypto');
-const { mkdirSync, writeFileSync } = require('node:fs');
-const http = require('node:http');
-const net = require('node:net');
+const { randomBytes } = require('node:crypto');
+const { mkdirSync, mkdtempSync, writeFileSync } = require('node:fs');
+const { tmpdir } = require('node:os');
 const { join } = require('node:path');
-const autocannon = require('autocannon');
-const Docker = require('dockerode');
 const { KernelManager, ServerConnection } = require('@jupyterlab/services');
-const { Client } = require('pg');
+const b = require('./lib');
 
-const LAB_TOKEN_KEY = require('node:crypto').randomBytes(32).toString('hex');
-const ROOT = join(__dirname, '..');
 // @jupyterlab/services narrates every WebSocket (re)connection; keep the report readable.
 console.debug = () => undefined;
 const warn = console.warn;
 console.warn = (...a) => (/^Connection lost/.test(String(a[0])) ? undefined : warn(...a));
 const env = process.env;
 const LAUNCHES = Number(env.BENCH_LAUNCHES ?? 6);
-const SECONDS = Number(env.BENCH_SECONDS ?? 5);
-const BURST = Number(env.BENCH_BURST ?? 50);
+const COLD_LAUNCHES = Math.max(1, Math.ceil(LAUNCHES / 2));
+const CLASSES = (env.BENCH_CLASS ?? '50,100').split(',').map(Number).filter(Boolean);
+const FOOTPRINT_LABS = Number(env.BENCH_FOOTPRINT_LABS ?? 150);
+const FOOTPRINT_S = Number(env.BENCH_FOOTPRINT_S ?? 60);
 const deployment = `bench${randomBytes(3).toString('hex')}`;
-const sock = (u) => ({ socketPath: u.replace('unix://', '') });
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const pct = (xs, p) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
-};
-const PROCESSES = process.env.BENCH_PORTAL_PROCESSES ?? '1';
-const ms = (x) => `${x.toFixed(0)} ms`;
+const { ms, pct } = b;
+const s1 = (x) => `${(x / 1000).toFixed(1)} s`;
 
-function freePort() {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
+const settingsFor = (base, token) =>
+  ServerConnection.makeSettings({ baseUrl: base, wsUrl: base.replace(/^http/, 'ws'), token, appendToken: true });
 
-function request(method, url, headers = {}, body) {
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      url,
-      { method, headers: { 'Content-Type': 'application/json', ...headers }, timeout: 30_000 },
-      (res) => {
-        let data = '';
-        res.setEncoding('utf8');
-        res.on('data', (c) => (data += c));
-        res.on('end', () => resolve({ status: res.statusCode, body: data ? JSON.parse(data) : null }));
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-    req.end(body ? JSON.stringify(body) : undefined);
-  });
-}
-
-async function until(probe, ok, timeoutMs, everyMs = 50) {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe().catch(() => undefined);
-    if (v !== undefined && ok(v)) return v;
-    if (Date.now() > end) throw new Error('timed out waiting');
-    await sleep(everyMs);
-  }
-}
-
-async function runCode(settings, code) {
+/** What a student does first in a new notebook: a kernel runs print(6*7). */
+async function runCode(settings) {
   const kernels = new KernelManager({ serverSettings: settings });
   await kernels.ready;
   const kernel = await kernels.startNew({ name: 'python3' });
   let out = '';
-  const future = kernel.requestExecute({ code });
+  const future = kernel.requestExecute({ code: 'print(6*7)' });
   future.onIOPub = (msg) => {
     if (msg.header.msg_type === 'stream') out += msg.content.text;
   };
@@ -86,410 +49,295 @@ async function runCode(settings, code) {
   if (out.trim() !== '42') throw new Error(`kernel printed ${JSON.stringify(out)}`);
 }
 
-const settingsFor = (base, token) =>
-  ServerConnection.makeSettings({ baseUrl: base, wsUrl: base.replace(/^http/, 'ws'), token, appendToken: true });
-
-async function seed(db) {
-  const q = (sql, args) => db.query(sql, args).then((r) => r.rows);
-  const [course] = await q(
-    `INSERT INTO courses (code, term, title) VALUES ('BENCH', '2026F', 'Benchmarks') RETURNING id`,
-  );
-  const [tpl] = await q(
-    `INSERT INTO lab_templates (course_id, slug, title, published, current_version) VALUES ($1, 'py', 'Bench', true, 1) RETURNING id`,
-    [course.id],
-  );
+/** Only these rigs take launches (the others are put in maintenance). */
+async function onlyRigs(q, names) {
   await q(
-    `INSERT INTO lab_template_versions (template_id, version, image, cpu_millis, memory_mb, pids_limit, starter_files) VALUES ($1, 1, $2, 200, 256, 256, 'python-basics/starter')`,
-    [tpl.id, env.IMAGE],
-  );
-  for (const [name, endpoint] of [
-    ['rig-a', env.ENGINE],
-    ['rig-b', env.RIG2],
-  ]) {
-    await q(`INSERT INTO rigs (name, docker_endpoint, cpu_millis, memory_mb) VALUES ($1, $2, 64000, 65536)`, [
-      name,
-      endpoint,
-    ]);
-  }
-  const users = [];
-  for (let i = 0; i < Math.max(BURST, 1) + 1; i++) {
-    const [u] = await q(`INSERT INTO users (username, campus_role) VALUES ($1, 'student') RETURNING id, username`, [
-      `b${i}`,
-    ]);
-    await q(`INSERT INTO enrollments (user_id, course_id, role) VALUES ($1, $2, 'student')`, [u.id, course.id]);
-    const token = `rgl_${randomBytes(32).toString('base64url')}`;
-    await q(`INSERT INTO api_tokens (user_id, prefix, hash, scopes) VALUES ($1, $2, $3, '{read,labs}')`, [
-      u.id,
-      token.slice(0, 10),
-      createHash('sha256').update(token).digest('hex'),
-    ]);
-    users.push({ ...u, token });
-  }
-  return { templateId: tpl.id, users };
-}
-
-async function launch(portal, user, templateId) {
-  const auth = { Authorization: `Bearer ${user.token}` };
-  const res = await request('POST', `${portal}/api/labs`, auth, { templateId });
-  if (res.status !== 202 && res.status !== 200) throw new Error(`launch: ${res.status} ${JSON.stringify(res.body)}`);
-  const lab = await until(
-    () => request('GET', `${portal}/api/labs/${res.body.id}`, auth).then((r) => r.body),
-    (b) => ['ready', 'failed'].includes(b.state),
-    180_000,
-  );
-  if (lab.state !== 'ready') throw new Error(`launch failed: ${lab.stateReason}`);
-  return lab;
-}
-
-async function stop(portal, user, lab) {
-  const auth = { Authorization: `Bearer ${user.token}` };
-  await request('DELETE', `${portal}/api/labs/${lab.id}`, auth);
-  await until(
-    () => request('GET', `${portal}/api/labs/${lab.id}`, auth).then((r) => r.body),
-    (b) => b.state === 'stopped',
-    60_000,
-    100,
+    `UPDATE rigs SET state = CASE WHEN name = ANY($1) THEN 'active'::rig_state ELSE 'maintenance'::rig_state END`,
+    [names],
   );
 }
 
-async function launchLatency(portal, seeded) {
-  const user = seeded.users[0];
+/** Follows a pull to its end (an error line fails it). */
+async function pull(docker, image) {
+  const stream = await docker.pull(image);
+  await new Promise((resolve, reject) =>
+    docker.modem.followProgress(stream, (err, out) =>
+      err ? reject(err) : out.find((o) => o.error) ? reject(new Error(out.find((o) => o.error).error)) : resolve(),
+    ),
+  );
+}
+
+/** The rig forgets the image and every layer of it, so the next start pulls it all. */
+async function forget(docker, image) {
+  await docker
+    .getImage(image)
+    .remove({ force: true })
+    .catch(() => undefined);
+  await docker.pruneImages({ filters: JSON.stringify({ dangling: ['false'] }) }).catch(() => undefined);
+}
+
+/**
+ * Request → the kernel prints 42 through the portal, against the baseline: `docker run` of the same
+ * image (same limits, init) and the same kernel check straight at the container. Cold: the image is
+ * removed from the rig before every sample on both sides, so each pulls it from the registry first.
+ */
+async function launchOverhead(portal, user, templateId, { endpoint, image, cold, n }) {
+  const docker = b.dockerAt(endpoint);
   const portalMs = [];
-  for (let i = 0; i < LAUNCHES; i++) {
-    const t = performance.now();
-    const lab = await launch(portal, user, seeded.templateId);
-    await runCode(settingsFor(`${portal}${lab.url}`, user.token), 'print(6*7)');
-    portalMs.push(performance.now() - t);
-    await stop(portal, user, lab);
-  }
-  const docker = new Docker(sock(env.ENGINE));
+  const portalReadyMs = [];
   const bareMs = [];
-  for (let i = 0; i < LAUNCHES; i++) {
+  for (let i = 0; i < n; i++) {
+    // Alternate the two sides so that a slow moment of the machine falls on both.
+    if (cold) await forget(docker, image);
+    let t = performance.now();
+    const lab = await b.launch(portal, user.auth, templateId, { everyMs: 50 });
+    portalReadyMs.push(performance.now() - t);
+    await runCode(settingsFor(`${portal}${lab.url}`, user.token));
+    portalMs.push(performance.now() - t);
+    await b.stopLab(portal, user.auth, lab);
+
+    if (cold) await forget(docker, image);
     const token = randomBytes(24).toString('hex');
-    const t = performance.now();
+    t = performance.now();
+    if (cold) await pull(docker, image);
     const c = await docker.createContainer({
-      Image: env.IMAGE,
+      Image: image,
       Env: [`RIGLAB_BASE_URL=/bench/`, `JUPYTER_TOKEN=${token}`],
       Labels: { 'org.riglab.deployment': deployment },
+      // The template's limits: 0.2 CPU, 256 MB (bench/lib.js seedCourse).
       HostConfig: { Init: true, Memory: 256 * 1024 * 1024, NanoCpus: 2e8 },
     });
     await c.start();
     const ip = (await c.inspect()).NetworkSettings.IPAddress;
     const base = `http://${ip}:8888/bench/`;
-    await until(
-      () => request('GET', `${base}api/status`, { Authorization: `token ${token}` }).then((r) => r.status),
+    await b.until(
+      () => b.request('GET', `${base}api/status`, { Authorization: `token ${token}` }).then((r) => r.status),
       (s) => s === 200,
       60_000,
       50,
     );
-    await runCode(settingsFor(base, token), 'print(6*7)');
+    await runCode(settingsFor(base, token));
     bareMs.push(performance.now() - t);
     await c.remove({ force: true });
   }
-  return { portal: summarize(portalMs), bare: summarize(bareMs), overhead: pct(portalMs, 50) / pct(bareMs, 50) - 1 };
+  const ratio = pct(portalMs, 50) / pct(bareMs, 50);
+  return {
+    portal: b.summarize(portalMs),
+    portalReady: b.summarize(portalReadyMs),
+    bare: b.summarize(bareMs),
+    ratio,
+    target: 1.15,
+    met: ratio <= 1.15,
+  };
 }
 
-/** One block of the HTTP proxy table: each path's req/s and p99, then riglab against CHP. */
-function printHttp(title, r) {
-  console.log(title);
-  for (const k of ['riglab', 'chp', 'direct'])
-    console.log(
-      `   ${k.padEnd(8)} ${r[k].rps.toFixed(0).padStart(40)} ${ms(r[k].p99).padStart(8)}${r[k].errors ? `  (${r[k].errors} errors)` : ''}`,
-    );
-  console.log(
-    `   riglab / configurable-http-proxy: ${(r.riglab.rps / r.chp.rps).toFixed(2)}× req/s, p99 ${(r.riglab.p99 / r.chp.p99).toFixed(2)}×  (target ≥ 2× req/s, p99 ≤ 1×)`,
-  );
+const unescape = (s) =>
+  s
+    .replace(/&quot;/g, '"')
+    .replace(/&#39;/g, "'")
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&amp;/g, '&');
+const formOf = (html) => ({
+  action: unescape(/<form[^>]*action="([^"]*)"/.exec(html)?.[1] ?? ''),
+  fields: Object.fromEntries(
+    [...html.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)].map((m) => [m[1], unescape(m[2])]),
+  ),
+});
+
+/** The whole SAML sign-in as a browser does it: portal → IdP page → IdP form → ACS; returns session headers. */
+async function signIn(portal, username) {
+  const start = await fetch(`${portal}/auth/saml/login?next=/`, { redirect: 'manual' });
+  if (start.status !== 302) throw new Error(`sign-in start: ${start.status}`);
+  const idp = formOf(await (await fetch(start.headers.get('location'))).text());
+  const answered = await fetch(idp.action, {
+    method: 'POST',
+    body: new URLSearchParams({ ...idp.fields, username, password: 'demo' }),
+  });
+  const post = formOf(await answered.text());
+  if (!post.fields.SAMLResponse) throw new Error(`the IdP did not sign ${username} in (HTTP ${answered.status})`);
+  const acs = await fetch(post.action, { method: 'POST', body: new URLSearchParams(post.fields), redirect: 'manual' });
+  if (acs.status !== 303) throw new Error(`the ACS answered ${acs.status}`);
+  const cookie = (acs.headers.get('set-cookie') ?? '').split(';')[0];
+  const me = await b.request('GET', `${portal}/api/me`, { cookie });
+  return { cookie, 'X-CSRF-Token': me.body.csrfToken };
 }
 
-const summarize = (xs) => ({ n: xs.length, p50: pct(xs, 50), p95: pct(xs, 95) });
-
-async function cannon(url, headers) {
-  // One second of warm-up first (JIT, connection pools), not counted: every path gets the same.
-  await autocannon({ url, headers, connections: 20, duration: 1 });
-  const r = await autocannon({ url, headers, connections: 20, duration: SECONDS });
-  return { rps: r.requests.average, p99: r.latency.p99, errors: r.errors + r.non2xx };
-}
-
-async function wsRoundTrips(settings, n = 300) {
-  const kernels = new KernelManager({ serverSettings: settings });
-  await kernels.ready;
-  const kernel = await kernels.startNew({ name: 'python3' });
-  await until(
-    async () => kernel.connectionStatus,
-    (c) => c === 'connected',
-    30_000,
-    50,
-  );
-  await kernel.requestKernelInfo();
-  const times = [];
-  const t0 = performance.now();
-  for (let i = 0; i < n; i++) {
-    const t = performance.now();
-    await kernel.requestKernelInfo();
-    times.push(performance.now() - t);
-  }
-  const elapsed = performance.now() - t0;
-  await kernel.shutdown().catch(() => undefined);
-  kernel.dispose();
-  kernels.dispose();
-  return { msgsPerS: (n / elapsed) * 1000, p99: pct(times, 99) };
-}
-
-async function proxyThroughput(portal, seeded, db) {
-  const user = seeded.users[0];
-  const lab = await launch(portal, user, seeded.templateId);
-  const [row] = (await db.query(`SELECT endpoint FROM lab_sessions WHERE id = $1`, [lab.id])).rows;
-  row.jupyter_token = require(join(ROOT, 'dist/api/src/modules/labs/lab-token')).labToken(LAB_TOKEN_KEY, lab.id);
-  const jupyter = { Authorization: `token ${row.jupyter_token}` };
-  const [port, apiPort] = [await freePort(), await freePort()];
-  const chp = spawn(
-    join(ROOT, 'node_modules', '.bin', 'configurable-http-proxy'),
-    [
-      '--ip',
-      '127.0.0.1',
-      '--port',
-      String(port),
-      '--api-ip',
-      '127.0.0.1',
-      '--api-port',
-      String(apiPort),
-      '--default-target',
-      row.endpoint,
-      '--log-level',
-      'error',
-    ],
-    { stdio: 'ignore' },
-  );
-  try {
-    await until(
-      () => request('GET', `http://127.0.0.1:${port}${lab.url}api/status`, jupyter).then((r) => r.status),
-      (s) => s === 200,
-      20_000,
-      100,
-    );
-    const path = `${lab.url}api/status`;
-    const http = {
-      riglab: await cannon(`${portal}${path}`, { Authorization: `token ${user.token}` }),
-      chp: await cannon(`http://127.0.0.1:${port}${path}`, jupyter),
-      direct: await cannon(`${row.endpoint}${path}`, jupyter),
-    };
-    // The same three paths to a backend that is not the bottleneck (a bare Node HTTP server that
-    // answers like api/status): what the proxies themselves cost. The lab's route is pointed at it.
-    const fastPort = await freePort();
-    const fast = spawn(
-      process.execPath,
-      [
-        '-e',
-        `require('http').createServer((q, s) => { s.writeHead(200, { 'content-type': 'application/json' }); s.end('{"started":"2026-01-01T00:00:00Z","last_activity":null,"connections":0,"kernels":0}'); }).listen(${fastPort}, '127.0.0.1')`,
-      ],
-      { stdio: 'ignore' },
-    );
-    let fastHttp;
-    try {
-      const fastUrl = `http://127.0.0.1:${fastPort}`;
-      await until(
-        () => request('GET', `${fastUrl}/`).then((r) => r.status),
-        (s) => s === 200,
-        10_000,
-        50,
-      );
-      await db.query(`UPDATE lab_sessions SET endpoint = $2 WHERE id = $1`, [lab.id, fastUrl]);
-      await fetch(`http://127.0.0.1:${apiPort}/api/routes/`, {
-        method: 'POST',
-        body: JSON.stringify({ target: fastUrl }),
-      });
-      // riglab caches a lab's route for a few seconds: wait until it answers from the fast backend.
-      await until(
-        () => request('GET', `${portal}${path}`, { Authorization: `token ${user.token}` }).then((r) => r.body),
-        (b) => b?.started === '2026-01-01T00:00:00Z',
-        20_000,
-        250,
-      );
-      fastHttp = {
-        riglab: await cannon(`${portal}${path}`, { Authorization: `token ${user.token}` }),
-        chp: await cannon(`http://127.0.0.1:${port}${path}`, {}),
-        direct: await cannon(`${fastUrl}${path}`, {}),
-      };
-    } finally {
-      fast.kill();
-      await db.query(`UPDATE lab_sessions SET endpoint = $2 WHERE id = $1`, [lab.id, row.endpoint]);
-      await fetch(`http://127.0.0.1:${apiPort}/api/routes/`, {
-        method: 'POST',
-        body: JSON.stringify({ target: row.endpoint }),
-      });
-      await until(
-        () => request('GET', `${portal}${path}`, { Authorization: `token ${user.token}` }).catch(() => ({ status: 0 })),
-        (r) => r.status === 200 && r.body?.started !== '2026-01-01T00:00:00Z',
-        20_000,
-        250,
-      );
-    }
-    const ws = {
-      riglab: await wsRoundTrips(settingsFor(`${portal}${lab.url}`, user.token)),
-      chp: await wsRoundTrips(settingsFor(`http://127.0.0.1:${port}${lab.url}`, row.jupyter_token)),
-      direct: await wsRoundTrips(settingsFor(`${row.endpoint}${lab.url}`, row.jupyter_token)),
-    };
-    return { http, fastHttp, ws };
-  } finally {
-    chp.kill();
-    await stop(portal, user, lab);
-  }
-}
-
-async function burst(portal, seeded) {
-  const users = seeded.users.slice(1, 1 + BURST);
+/**
+ * N students sign in through SSO and launch at once; the clock starts before the first sign-in. A
+ * prober asks GET /api/labs every 100 ms meanwhile, as the students' pages do.
+ */
+async function classStart(portal, portalPid, templateId, n) {
+  const names = Array.from({ length: n }, (_, i) => `student-${i + 1}`);
+  const watch = b.watchProcess(portalPid);
   const apiMs = [];
-  let launching = true;
+  let running = true;
   const prober = (async () => {
-    while (launching) {
+    const auth = await signIn(portal, 'student-9999');
+    while (running) {
       const t = performance.now();
-      await request('GET', `${portal}/api/labs`, { Authorization: `Bearer ${users[0].token}` });
+      await b.request('GET', `${portal}/api/labs`, auth).catch(() => undefined);
       apiMs.push(performance.now() - t);
-      await sleep(100);
+      await b.sleep(100);
     }
   })();
   const t0 = performance.now();
+  const signedInAt = [];
   const readyAt = [];
   const results = await Promise.allSettled(
-    users.map((u) => launch(portal, u, seeded.templateId).then((lab) => (readyAt.push(performance.now() - t0), lab))),
+    names.map(async (name) => {
+      const auth = await signIn(portal, name);
+      signedInAt.push(performance.now() - t0);
+      const lab = await b.launch(portal, auth, templateId, { timeoutMs: 900_000 });
+      readyAt.push(performance.now() - t0);
+      return { auth, lab };
+    }),
   );
-  launching = false;
+  running = false;
   await prober;
-  const labs = results.filter((r) => r.status === 'fulfilled').map((r) => r.value);
-  await Promise.all(
-    labs.map((lab, i) =>
-      stop(portal, users[results.indexOf(results.filter((r) => r.status === 'fulfilled')[i])], lab).catch(
-        () => undefined,
-      ),
-    ),
-  );
+  const usage = watch();
+  const ok = results.filter((r) => r.status === 'fulfilled').map((r) => r.value);
+  const failed = results.filter((r) => r.status === 'rejected').map((r) => r.reason.message);
+  await Promise.all(ok.map(({ auth, lab }) => b.stopLab(portal, auth, lab).catch(() => undefined)));
   return {
-    launches: users.length,
-    ready: labs.length,
-    failed: results
-      .filter((r) => r.status === 'rejected')
-      .map((r) => r.reason.message)
-      .slice(0, 3),
-    lastReadyS: readyAt.length ? Math.max(...readyAt) / 1000 : null,
-    apiDuringBurst: { n: apiMs.length, p50: pct(apiMs, 50), p99: pct(apiMs, 99) },
+    students: n,
+    ready: ok.length,
+    failed: failed.length,
+    failures: [...new Set(failed)].slice(0, 5),
+    allSignedInS: signedInAt.length ? Math.max(...signedInAt) / 1000 : null,
+    allReadyS: readyAt.length ? Math.max(...readyAt) / 1000 : null,
+    readyP50S: readyAt.length ? pct(readyAt, 50) / 1000 : null,
+    api: { calls: apiMs.length, p50: pct(apiMs, 50), p99: pct(apiMs, 99) },
+    portal: usage,
+  };
+}
+
+/** The control plane with `n` labs running: the portal's CPU and memory over FOOTPRINT_S seconds. */
+async function footprint(portal, portalPid, students, templateId, endpoints) {
+  const t0 = performance.now();
+  const results = await Promise.allSettled(
+    students.map((u) => b.launch(portal, u.auth, templateId, { timeoutMs: 900_000 })),
+  );
+  const startedS = (performance.now() - t0) / 1000;
+  const labs = results.map((r, i) => (r.status === 'fulfilled' ? { user: students[i], lab: r.value } : null));
+  const running = labs.filter(Boolean);
+  const failures = [...new Set(results.filter((r) => r.status === 'rejected').map((r) => r.reason.message))];
+  await b.sleep(10_000); // the launches' own work done: measure the steady state
+  let containers = 0;
+  const filters = JSON.stringify({ label: [`org.riglab.deployment=${deployment}`], status: ['running'] });
+  for (const e of endpoints) containers += (await b.dockerAt(e).listContainers({ filters })).length;
+  const watch = b.watchProcess(portalPid);
+  await b.sleep(FOOTPRINT_S * 1000);
+  const usage = watch();
+  await Promise.all(running.map(({ user, lab }) => b.stopLab(portal, user.auth, lab).catch(() => undefined)));
+  return {
+    labs: students.length,
+    running: running.length,
+    containers,
+    startedS,
+    failures: failures.slice(0, 5),
+    portal: usage,
+    target: { rssMb: 300, cores: 0.25 },
+    met: usage.rssPeakMb <= 300 && usage.cores <= 0.25,
   };
 }
 
 async function main() {
-  const admin = new Client({ connectionString: env.PG_ADMIN_URL });
-  await admin.connect();
-  const dbName = `riglab_${deployment}`;
-  await admin.query(`CREATE DATABASE ${dbName}`);
-  const dbUrl = env.PG_ADMIN_URL.replace(/\/[^/]*$/, `/${dbName}`);
-  const { createDataSource } = require(join(ROOT, 'dist/api/src/platform/db/data-source'));
-  const ds = createDataSource(dbUrl);
-  await ds.initialize();
-  await ds.runMigrations();
-  await ds.destroy();
-  const db = new Client({ connectionString: dbUrl });
-  await db.connect();
-  const seeded = await seed(db);
+  const { url: dbUrl, q, drop } = await b.freshDatabase(env.PG_ADMIN_URL, deployment);
+  const rigs = { 'rig-a': env.ENGINE, 'rig-b': env.RIG2, ...(env.COLD_RIG ? { 'rig-cold': env.COLD_RIG } : {}) };
+  await b.seedRigs(q, rigs);
+  // CS101 (2026F) is the course the development IdP's class belongs to.
+  const warm = await b.seedCourse(q, { code: 'CS101', term: '2026F', image: env.IMAGE });
+  const cold = env.REGISTRY_IMAGE
+    ? await b.seedCourse(q, { code: 'COLD', term: '2026F', image: env.REGISTRY_IMAGE })
+    : null;
+  const [solo] = await b.seedStudents(q, warm.courseId, 1, 'solo');
+  if (cold)
+    await q(`INSERT INTO enrollments (user_id, course_id, role) VALUES ($1, $2, 'student')`, [solo.id, cold.courseId]);
+  const crowd = FOOTPRINT_LABS > 0 ? await b.seedStudents(q, warm.courseId, FOOTPRINT_LABS, 'f') : [];
 
-  const port = await freePort();
-  const portal = `http://127.0.0.1:${port}`;
-  // BENCH_PORTAL_NODE_ARGS (e.g. --prof) shows where the portal's time goes under the benchmark's load.
-  const nodeArgs = (env.BENCH_PORTAL_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const proc = spawn(process.execPath, [...nodeArgs, join(ROOT, 'dist/api/src/main.js')], {
-    env: {
-      PATH: env.PATH,
-      RIGLAB_ENV_FILE: '',
-      RIGLAB_ENV: 'production',
-      HOST: '127.0.0.1',
-      PORT: String(port),
-      DATABASE_URL: dbUrl,
-      REDIS_URL: env.REDIS_URL,
-      SESSION_SECRET: randomBytes(24).toString('hex'),
-      // Known here, so the bench can talk to Jupyter directly with the lab's derived token.
-      LAB_TOKEN_KEY,
-      LOG_LEVEL: 'warn',
-      DEPLOYMENT_ID: deployment,
-      LAUNCH_CONCURRENCY: '500',
-      // One portal process, like configurable-http-proxy (BENCH_PORTAL_PROCESSES=2 runs two).
-      PORTAL_PROCESSES: PROCESSES,
-      LAUNCH_TIMEOUT_S: '300',
+  const portal = await b.startPortal({
+    dbUrl,
+    redisUrl: env.REDIS_URL,
+    deployment,
+    vars: {
+      // The development IdP (the class's SSO) runs only outside production; nothing else differs.
+      RIGLAB_ENV: 'development',
+      DEV_IDP: 'true',
+      SAML_KEY_DIR: mkdtempSync(join(tmpdir(), 'riglab-bench-saml-')),
+      // Every student of the bench signs in from one address; a campus spreads them over many.
+      SIGN_IN_RATE_PER_MINUTE: '10000',
+      LAUNCH_TIMEOUT_S: '900',
+      PORTAL_PROCESSES: '1',
     },
-    stdio: ['ignore', 'ignore', 'inherit'],
   });
-  const results = { machine: '2 cores, 24 GB (the build machine)', at: new Date().toISOString() };
+  const results = { machine: b.MACHINE(), at: new Date().toISOString() };
+  const endpoints = Object.values(rigs);
   try {
-    await until(
-      () => request('GET', `${portal}/api/health`).then((r) => r.status),
-      (s) => s === 200,
-      30_000,
-      200,
-    );
-
-    process.stderr.write(`launch latency: ${LAUNCHES} launches each, portal vs bare docker run…\n`);
-    results.launch = await launchLatency(portal, seeded);
-    const L = results.launch;
-    console.log('\n1. Launch → kernel runs print(6*7)            p50        p95');
-    console.log(
-      `   riglab portal (API + proxy)           ${ms(L.portal.p50).padStart(8)} ${ms(L.portal.p95).padStart(10)}`,
-    );
-    console.log(
-      `   bare docker run + direct kernel       ${ms(L.bare.p50).padStart(8)} ${ms(L.bare.p95).padStart(10)}`,
-    );
-    console.log(`   portal overhead at p50: ${(L.overhead * 100).toFixed(1)}%  (target ≤ 15%)`);
-
-    process.stderr.write(`proxy: ${SECONDS}s of HTTP load per target, 300 WebSocket round trips each…\n`);
-    results.proxy = await proxyThroughput(portal, seeded, db);
-    const H = results.proxy.http;
-    const W = results.proxy.ws;
-    console.log(`\n2. Proxy (riglab: ${PROCESSES} portal process(es); configurable-http-proxy: one, as always)`);
-    printHttp('   small HTTP to the lab (GET api/status, 20 connections) req/s      p99', H);
-    console.log(`   riglab / direct: ${(H.riglab.rps / H.direct.rps).toFixed(2)}× req/s`);
-    printHttp('   the same against a fast backend (bare Node server)    req/s      p99', results.proxy.fastHttp);
-    console.log('   WebSocket kernel_info round trips                     msg/s      p99');
-    for (const k of ['riglab', 'chp', 'direct'])
-      console.log(`   ${k.padEnd(8)} ${W[k].msgsPerS.toFixed(0).padStart(40)} ${ms(W[k].p99).padStart(8)}`);
-    console.log(`   riglab / configurable-http-proxy: ${(W.riglab.msgsPerS / W.chp.msgsPerS).toFixed(2)}× msg/s`);
-
-    if (BURST > 0) {
-      process.stderr.write(`burst: ${BURST} launches at once on two rigs…\n`);
-      results.burst = await burst(portal, seeded);
-      const B = results.burst;
-      console.log(`\n3. ${B.launches} launches at once on the two-rig pool`);
-      console.log(`   ready: ${B.ready}/${B.launches}; last ready after ${B.lastReadyS?.toFixed(1)} s`);
+    process.stderr.write(`launch overhead: ${LAUNCHES} warm launches each, portal vs bare docker run…\n`);
+    await onlyRigs(q, ['rig-a']);
+    results.warm = await launchOverhead(portal.url, solo, warm.templateId, {
+      endpoint: env.ENGINE,
+      image: env.IMAGE,
+      cold: false,
+      n: LAUNCHES,
+    });
+    if (cold) {
+      process.stderr.write(`launch overhead: ${COLD_LAUNCHES} cold launches each (image pulled first)…\n`);
+      await onlyRigs(q, ['rig-cold']);
+      results.cold = await launchOverhead(portal.url, solo, cold.templateId, {
+        endpoint: env.COLD_RIG,
+        image: env.REGISTRY_IMAGE,
+        cold: true,
+        n: COLD_LAUNCHES,
+      });
+    }
+    console.log('\n1. Launch → kernel runs print(6*7)                 p50        p95     ratio (target ≤ 1.15×)');
+    for (const [k, L] of Object.entries({ warm: results.warm, cold: results.cold })) {
+      if (!L) continue;
       console.log(
-        `   GET /api/labs meanwhile: p50 ${ms(B.apiDuringBurst.p50)}, p99 ${ms(B.apiDuringBurst.p99)} (${B.apiDuringBurst.n} calls)`,
+        `   ${k.padEnd(4)} riglab portal (API + proxy)      ${ms(L.portal.p50).padStart(8)} ${ms(L.portal.p95).padStart(10)}`,
       );
-      if (B.failed.length) console.log(`   failures: ${B.failed.join('; ')}`);
+      console.log(
+        `   ${k.padEnd(4)} bare docker ${k === 'cold' ? 'pull + run' : 'run       '}           ${ms(L.bare.p50).padStart(8)} ${ms(L.bare.p95).padStart(10)}     ${L.ratio.toFixed(3)}× ${L.met ? 'met' : 'NOT met'}`,
+      );
+    }
+
+    await onlyRigs(q, ['rig-a', 'rig-b']);
+    results.classStart = [];
+    for (const n of CLASSES) {
+      process.stderr.write(`class start: ${n} students sign in through SSO and launch at once on two rigs…\n`);
+      results.classStart.push(await classStart(portal.url, portal.pid, warm.templateId, n));
+    }
+    console.log(
+      '\n2. Class start through SSO on two rigs   ready   all signed in   all ready   API p99   portal CPU   RSS peak',
+    );
+    for (const c of results.classStart)
+      console.log(
+        `   ${String(c.students).padStart(3)} students                        ${`${c.ready}/${c.students}`.padStart(7)} ${s1(c.allSignedInS * 1000).padStart(15)} ${s1(c.allReadyS * 1000).padStart(11)} ${ms(c.api.p99).padStart(9)} ${`${c.portal.cores.toFixed(2)} core`.padStart(12)} ${`${c.portal.rssPeakMb.toFixed(0)} MB`.padStart(10)}${c.failed ? `\n      failures: ${c.failures.join('; ')}` : ''}`,
+      );
+
+    if (FOOTPRINT_LABS > 0) {
+      process.stderr.write(`footprint: ${FOOTPRINT_LABS} labs running, ${FOOTPRINT_S} s measured…\n`);
+      results.footprint = await footprint(portal.url, portal.pid, crowd, warm.templateId, endpoints);
+      const F = results.footprint;
+      console.log(
+        `\n3. Footprint with ${F.running}/${F.labs} labs running (${F.containers} containers; started in ${F.startedS.toFixed(0)} s)`,
+      );
+      console.log(
+        `   portal: ${F.portal.cores.toFixed(3)} core, RSS peak ${F.portal.rssPeakMb.toFixed(0)} MB (mean ${F.portal.rssMeanMb.toFixed(0)}) over ${F.portal.seconds.toFixed(0)} s  (target ≤ 0.25 core, ≤ 300 MB: ${F.met ? 'met' : 'NOT met'})`,
+      );
+      if (F.failures.length) console.log(`   failures: ${F.failures.join('; ')}`);
     }
     mkdirSync(join(__dirname, 'results'), { recursive: true });
     writeFileSync(
-      join(__dirname, 'results', `bench-${results.at.slice(0, 19).replace(/:/g, '')}.json`),
+      join(__dirname, 'results', `labs-${results.at.slice(0, 19).replace(/:/g, '')}.json`),
       JSON.stringify(results, null, 2),
     );
   } finally {
-    proc.kill('SIGTERM');
-    await sleep(1500);
-    for (const e of [env.ENGINE, env.RIG2]) {
-      const d = new Docker(sock(e));
-      const filters = JSON.stringify({ label: [`org.riglab.deployment=${deployment}`] });
-      for (const c of await d.listContainers({ all: true, filters }))
-        await d
-          .getContainer(c.Id)
-          .remove({ force: true })
-          .catch(() => undefined);
-      for (const v of (await d.listVolumes({ filters })).Volumes ?? [])
-        await d
-          .getVolume(v.Name)
-          .remove({ force: true })
-          .catch(() => undefined);
-      for (const n of await d.listNetworks({ filters }))
-        await d
-          .getNetwork(n.Id)
-          .remove()
-          .catch(() => undefined);
-    }
-    await db.end();
-    await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
-    await admin.end();
+    await portal.stop();
+    await b.cleanEngines(endpoints, deployment);
+    await drop();
   }
 }
 

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# npm run bench — launch latency, proxy throughput and a burst of launches, side by side with their
-# baselines in one run (bench/README.md). Starts what it needs like `npm test`, stops what it started.
+# npm run bench — launch overhead (warm and cold), a class start through SSO, the footprint with 150 labs,
+# the proxy against configurable-http-proxy, the ledger, telemetry, the GPU queue and placement at scale,
+# each side by side with its baseline or target (bench/README.md). Starts what it needs like `npm test`
+# (plus a third engine and a registry on loopback for cold launches) and stops what it started.
 source "$(dirname "${BASH_SOURCE[0]}")/../infra/lib.sh"
 source "$RIGLAB_ROOT/infra/env.sh"
 cd "$RIGLAB_ROOT"
@@ -14,6 +16,8 @@ cleanup() {
       redis) bash "$svc" redis-stop bench ;;
       engine) bash "$svc" engine-stop local ;;
       rig2) bash "$svc" engine-stop bench-rig ;;
+      cold) bash "$svc" engine-stop bench-cold ;;
+      registry) bash "$svc" registry-stop ;;
     esac
   done
 }
@@ -21,7 +25,7 @@ trap cleanup EXIT
 
 node_ok
 deps_ok
-ensure_packages initdb:postgresql redis-server:redis-server dockerd:docker.io ip:iproute2
+ensure_packages initdb:postgresql redis-server:redis-server dockerd:docker.io ip:iproute2 curl:curl docker-registry:docker-registry
 PG_BIN="$(pg_bindir)"
 if ! { [ -f "$RIGLAB_STATE/postgres/data/PG_VERSION" ] && (is_root && runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$RIGLAB_STATE/postgres/data" status || "$PG_BIN/pg_ctl" -D "$RIGLAB_STATE/postgres/data" status) >/dev/null 2>&1; }; then
   bash "$svc" pg-start "$LOCAL_PG_PORT"; started+=(postgres)
@@ -31,12 +35,24 @@ pid_alive "$RIGLAB_STATE/engines/local/dockerd.pid" || started+=(engine)
 ENGINE="$(bash "$svc" engine-start local riglab0 172.31.240.1/24)"
 pid_alive "$RIGLAB_STATE/engines/bench-rig/dockerd.pid" || started+=(rig2)
 RIG2="$(bash "$svc" engine-start bench-rig riglab5 172.31.245.1/24)"
+pid_alive "$RIGLAB_STATE/engines/bench-cold/dockerd.pid" || started+=(cold)
+COLD_RIG="$(bash "$svc" engine-start bench-cold riglab6 172.31.246.1/24)"
+pid_alive "$RIGLAB_STATE/registry/registry.pid" || started+=(registry)
+REGISTRY="$(bash "$svc" registry-start 5000)"
 build_ok
 IMAGE="$(DOCKER_HOST="$ENGINE" bash infra/lab-image.sh course-templates/python-basics)"
 DOCKER_HOST="$RIG2" docker image inspect "$IMAGE" >/dev/null 2>&1 || docker -H "$ENGINE" save "$IMAGE" | docker -H "$RIG2" load -q >/dev/null
 
+# Cold launches pull the image from the registry onto an engine that has none of it.
+REGISTRY_IMAGE="$REGISTRY/$IMAGE"
+docker -H "$ENGINE" tag "$IMAGE" "$REGISTRY_IMAGE"
+docker -H "$ENGINE" push -q "$REGISTRY_IMAGE" >/dev/null
+
 PG_ADMIN_URL="$(bash "$svc" pg-url)" REDIS_URL="redis://127.0.0.1:63799" ENGINE="$ENGINE" RIG2="$RIG2" IMAGE="$IMAGE" \
-  node bench/labs.bench.js "$@"
+  COLD_RIG="$COLD_RIG" REGISTRY_IMAGE="$REGISTRY_IMAGE" node bench/labs.bench.js
+# The notebook proxy against configurable-http-proxy and direct (issue 10).
+PG_ADMIN_URL="$(bash "$svc" pg-url)" REDIS_URL="redis://127.0.0.1:63799" ENGINE="$ENGINE" IMAGE="$IMAGE" \
+  node bench/proxy.bench.js
 # The usage ledger (issue 8): needs only PostgreSQL.
 PG_ADMIN_URL="$(bash "$svc" pg-url)" node bench/ledger.bench.js
 # Telemetry probe, ingest, growth and /metrics for 500 rigs (issue 9): PostgreSQL and an engine.

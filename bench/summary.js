@@ -46,8 +46,34 @@ if (p) {
     `| ordered() p99 / dispatch round p50 | ${ms(d.queue.ordered.p99)} / ${ms(d.queue.dispatchRound.p50)} | — | — |`,
   );
 }
-const others = ['bench-', 'queue-', 'ledger-', 'telemetry-'].map(newest).filter(Boolean);
+const l = newest('labs-');
+if (l) {
+  const d = l.data;
+  const s1 = (x) => (x == null ? '—' : `${x.toFixed(1)} s`);
+  for (const [k, L] of [
+    ['warm', d.warm],
+    ['cold (pulled from a registry)', d.cold],
+  ])
+    if (L)
+      out.push(
+        `| launch → kernel, ${k}: riglab / bare docker p50 | ${L.portal.p50.toFixed(0)} / ${L.bare.p50.toFixed(0)} ms = ${L.ratio.toFixed(3)}× | ≤ ${L.target}× | ${L.met ? 'met' : 'not met'} |`,
+      );
+  for (const c of d.classStart ?? [])
+    out.push(
+      `| class start through SSO, ${c.students} students, two rigs | ${c.ready}/${c.students} ready, all in ${s1(c.allReadyS)}; API p99 ${c.api.p99.toFixed(0)} ms; portal ${c.portal.cores.toFixed(2)} core, ${c.portal.rssPeakMb.toFixed(0)} MB | all ready, none failed | ${c.failed ? 'not met' : 'met'} |`,
+    );
+  const f = d.footprint;
+  if (f)
+    out.push(
+      `| control plane with ${f.running} labs running | ${f.portal.cores.toFixed(3)} core, RSS peak ${f.portal.rssPeakMb.toFixed(0)} MB | ≤ ${f.target.cores} core, ≤ ${f.target.rssMb} MB | ${f.met ? 'met' : 'not met'} |`,
+    );
+}
+const others = [l ? null : 'bench-', 'proxy-', 'queue-', 'ledger-', 'telemetry-']
+  .filter(Boolean)
+  .map(newest)
+  .filter(Boolean);
 out.push('', p ? `Placement figures from ${p.file}.` : 'No placement results yet.');
+if (l) out.push(`Launch, class start and footprint figures from ${l.file}.`);
 if (others.length)
   out.push(`Other results (figures and their tables as printed above): ${others.map((o) => o.file).join(', ')}.`);
 const text = `${out.join('\n')}\n`;

@@ -149,6 +149,34 @@ engine_stop() {
   stop_pidfile "$dir/dockerd.pid"
 }
 
+# A container registry on loopback (Debian's docker-registry, the CNCF distribution registry): engines
+# pull from 127.0.0.0/8 over plain HTTP without configuration. The benchmarks use it for cold launches.
+registry_start() {
+  local port="$1" dir="$RIGLAB_STATE/registry"
+  mkdir -p "$dir/data"
+  if pid_alive "$dir/registry.pid"; then echo "127.0.0.1:$(cat "$dir/port")"; return 0; fi
+  say "starting a container registry on 127.0.0.1:$port" >&2
+  cat >"$dir/config.yml" <<EOT
+version: 0.1
+log:
+  level: warn
+storage:
+  filesystem:
+    rootdirectory: $dir/data
+  delete:
+    enabled: true
+http:
+  addr: 127.0.0.1:$port
+EOT
+  nohup docker-registry serve "$dir/config.yml" >"$dir/registry.log" 2>&1 &
+  echo $! >"$dir/registry.pid"
+  wait_for 15 registry curl -sf "http://127.0.0.1:$port/v2/" || die "the registry did not start; see $dir/registry.log"
+  echo "$port" >"$dir/port"
+  echo "127.0.0.1:$port"
+}
+
+registry_stop() { stop_pidfile "$RIGLAB_STATE/registry/registry.pid"; }
+
 cmd="${1:-}"; shift || true
 case "$cmd" in
   pg-start) pg_start "$@" ;;
@@ -159,5 +187,7 @@ case "$cmd" in
   engine-start) engine_start "$@" ;;
   engine-stop) engine_stop "$@" ;;
   engine-sock) engine_sock "$@" ;;
-  *) die "usage: services.sh pg-start|pg-stop|pg-url|redis-start|redis-stop|engine-start|engine-stop ..." ;;
+  registry-start) registry_start "$@" ;;
+  registry-stop) registry_stop ;;
+  *) die "usage: services.sh pg-start|pg-stop|pg-url|redis-start|redis-stop|engine-start|engine-stop|registry-start|registry-stop ..." ;;
 esac

@@ -106,6 +106,21 @@ describe('university sign-in (SAML 2.0) against the development IdP', () => {
     expect((await users.findOneByOrFail({ username: 'admin' })).campusRole).toBe('admin');
   });
 
+  it('signs in a numbered class member of the development IdP as a CS101 student, and no one past the class', async () => {
+    const s = await portal.signIn('student-42');
+    const me = (await (await fetch(`${portal.url}/api/me`, { headers: { cookie: s.cookie } })).json()) as {
+      username: string;
+    };
+    expect(me.username).toBe('student-42');
+    const u = await db.ds.getRepository(User).findOneByOrFail({ username: 'student-42' });
+    const courses = await db.ds
+      .getRepository(Enrollment)
+      .find({ where: { userId: u.id }, relations: { course: true } });
+    expect(courses.map((e) => `${e.course!.code}:${e.role}`)).toEqual(['CS101:student']);
+    for (const nobody of ['student-0', 'student-10000', 'student-07'])
+      await expect(portal.signIn(nobody)).rejects.toThrow(`the dev IdP did not sign ${nobody} in (HTTP 401)`);
+  });
+
   it('updates roles and SSO memberships at each sign-in, never touching hand-made ones', async () => {
     const users = db.ds.getRepository(User);
     const courses = db.ds.getRepository(Course);

@@ -57,4 +57,21 @@ export const DEV_ACCOUNTS: DevAccount[] = [
   }),
 ];
 
+/** A class of numbered students for demos and load tests: `student-1` … `student-9999`, all in CS101 (2026F). */
+const CLASS_MEMBER = /^student-([1-9][0-9]{0,3})$/;
+export const DEV_CLASS_HINT = 'student-1 … student-9999 — a class of students in CS101 (2026F), for load tests';
+
+/** The development account with this username (any case, spaces around ignored), if there is one. */
+export function devAccount(username: string): DevAccount | undefined {
+  const name = username.trim().toLowerCase();
+  const fixed = DEV_ACCOUNTS.find((a) => a.username === name);
+  if (fixed) return fixed;
+  const n = CLASS_MEMBER.exec(name)?.[1];
+  return n
+    ? account(name, `Student ${n}`, 'student in CS101 (2026F)', ['student', 'member'], {
+        isMemberOf: [course('student')],
+      })
+    : undefined;
+}
+
 export { OID as SAML_OID };

@@ -5,7 +5,7 @@ import * as saml from 'samlify';
 import type { IdpSettings } from '../modules/auth/saml/idp-settings';
 import { certBody, ensureKeyPair, type KeyPair } from '../modules/auth/saml/keys';
 import { escapeHtml, page } from '../modules/auth/saml/pages';
-import { DEV_ACCOUNTS, DEV_PASSWORD, type DevAccount } from './accounts';
+import { DEV_ACCOUNTS, DEV_CLASS_HINT, DEV_PASSWORD, devAccount, type DevAccount } from './accounts';
 
 /*
  * The development identity provider: a real SAML 2.0 IdP (samlify) served by the portal at /dev-idp
@@ -180,7 +180,10 @@ export class DevIdentityProvider {
         .filter((k) => q[k])
         .map((k) => `<input type="hidden" name="${k}" value="${x(q[k])}">`)
         .join('');
-      const accounts = DEV_ACCOUNTS.map((a) => `<li><code>${x(a.username)}</code> — ${x(a.description)}</li>`).join('');
+      const accounts = [
+        ...DEV_ACCOUNTS.map((a) => `<li><code>${x(a.username)}</code> — ${x(a.description)}</li>`),
+        `<li>${x(DEV_CLASS_HINT)}</li>`,
+      ].join('');
       res
         .status(error ? 401 : 200)
         .type('html')
@@ -231,7 +234,7 @@ export class DevIdentityProvider {
           .type('html')
           .send(page('Bad sign-in request', `<p>${x((e as Error).message)}</p>`));
       }
-      const account = DEV_ACCOUNTS.find((a) => a.username === (b.username ?? '').trim().toLowerCase());
+      const account = devAccount(b.username ?? '');
       if (!account || b.password !== DEV_PASSWORD) return form(res, b, 'Unknown username or wrong password.');
       const response = await this.loginResponse(request.id, account);
       res.type('html').send(
