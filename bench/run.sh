@@ -31,13 +31,13 @@ if ! { [ -f "$RIGLAB_STATE/postgres/data/PG_VERSION" ] && (is_root && runuser -u
   bash "$svc" pg-start "$LOCAL_PG_PORT"; started+=(postgres)
 fi
 bash "$svc" redis-start bench 63799; started+=(redis)
-pid_alive "$RIGLAB_STATE/engines/local/dockerd.pid" || started+=(engine)
+pid_is "$RIGLAB_STATE/engines/local/dockerd.pid" "$RIGLAB_STATE/engines/local/data " || started+=(engine)
 ENGINE="$(bash "$svc" engine-start local riglab0 172.31.240.1/24)"
-pid_alive "$RIGLAB_STATE/engines/bench-rig/dockerd.pid" || started+=(rig2)
+pid_is "$RIGLAB_STATE/engines/bench-rig/dockerd.pid" "$RIGLAB_STATE/engines/bench-rig/data " || started+=(rig2)
 RIG2="$(bash "$svc" engine-start bench-rig riglab5 172.31.245.1/24)"
-pid_alive "$RIGLAB_STATE/engines/bench-cold/dockerd.pid" || started+=(cold)
+pid_is "$RIGLAB_STATE/engines/bench-cold/dockerd.pid" "$RIGLAB_STATE/engines/bench-cold/data " || started+=(cold)
 COLD_RIG="$(bash "$svc" engine-start bench-cold riglab6 172.31.246.1/24)"
-pid_alive "$RIGLAB_STATE/registry/registry.pid" || started+=(registry)
+pid_is "$RIGLAB_STATE/registry/registry.pid" registry || started+=(registry)
 REGISTRY="$(bash "$svc" registry-start 5000)"
 build_ok
 IMAGE="$(DOCKER_HOST="$ENGINE" bash infra/lab-image.sh course-templates/python-basics)"

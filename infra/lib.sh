@@ -61,3 +61,6 @@ wait_for() {
 }
 
 pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+# pid_is FILE WORDS: the process in FILE is alive and has WORDS in its command line (a pid file left by
+# a service that died with the machine may name a process that is now something else).
+pid_is() { pid_alive "$1" && tr '\0' ' ' <"/proc/$(cat "$1")/cmdline" 2>/dev/null | grep -qF -- "$2"; }

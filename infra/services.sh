@@ -61,7 +61,7 @@ pg_stop() {
 redis_start() {
   local name="$1" port="$2" dir="$RIGLAB_STATE/redis-$1"
   mkdir -p "$dir"
-  if pid_alive "$dir/redis.pid"; then return 0; fi
+  if pid_is "$dir/redis.pid" redis-server; then return 0; fi
   say "starting Redis ($name) on 127.0.0.1:$port"
   # Redis holds only work in flight (DESIGN.md): no persistence, Postgres re-derives it.
   redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --daemonize yes \
@@ -70,16 +70,17 @@ redis_start() {
   echo "$port" >"$dir/port"
 }
 
-stop_pidfile() {
+stop_pidfile() { # FILE [WORDS]: stop the process in FILE, only if its command line has WORDS
   local pidfile="$1" pid i
   pid_alive "$pidfile" || return 0
+  if [ -n "${2:-}" ] && ! pid_is "$pidfile" "$2"; then rm -f "$pidfile"; return 0; fi
   pid="$(cat "$pidfile")"
   kill "$pid" 2>/dev/null || true
   for ((i = 0; i < 150; i++)); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
   kill -9 "$pid" 2>/dev/null || true
 }
 
-redis_stop() { stop_pidfile "$RIGLAB_STATE/redis-$1/redis.pid"; }
+redis_stop() { stop_pidfile "$RIGLAB_STATE/redis-$1/redis.pid" redis-server; }
 
 engine_sock() { echo "$RIGLAB_STATE/engines/$1/docker.sock"; }
 
@@ -124,6 +125,12 @@ engine_start() {
     echo "unix://$sock"; return 0
   fi
   is_root || die "starting a Docker engine needs root; set DOCKER_HOST to an engine you can use"
+  # Pid files left by an engine that died with the machine may name processes that are now something
+  # else (another engine's containerd, say); dockerd then refuses to start, or waits for a containerd
+  # that is not there. Drop each unless it names this engine's own dockerd or containerd.
+  pid_is "$dir/dockerd.pid" "--data-root $dir/data " || rm -f "$dir/dockerd.pid"
+  pid_is "$dir/exec/containerd/containerd.pid" "$dir/exec/containerd/containerd.toml" \
+    || rm -f "$dir/exec/containerd/containerd.pid"
   if ! ip link show "$bridge" >/dev/null 2>&1; then
     ip link add "$bridge" type bridge
     ip addr add "$cidr" dev "$bridge"
@@ -146,7 +153,7 @@ engine_start() {
 
 engine_stop() {
   local dir="$RIGLAB_STATE/engines/$1"
-  stop_pidfile "$dir/dockerd.pid"
+  stop_pidfile "$dir/dockerd.pid" "--data-root $dir/data "
 }
 
 # A container registry on loopback (Debian's docker-registry, the CNCF distribution registry): engines
@@ -154,7 +161,7 @@ engine_stop() {
 registry_start() {
   local port="$1" dir="$RIGLAB_STATE/registry"
   mkdir -p "$dir/data"
-  if pid_alive "$dir/registry.pid"; then echo "127.0.0.1:$(cat "$dir/port")"; return 0; fi
+  if pid_is "$dir/registry.pid" "$dir/config.yml"; then echo "127.0.0.1:$(cat "$dir/port")"; return 0; fi
   say "starting a container registry on 127.0.0.1:$port" >&2
   cat >"$dir/config.yml" <<EOT
 version: 0.1
@@ -175,7 +182,7 @@ EOT
   echo "127.0.0.1:$port"
 }
 
-registry_stop() { stop_pidfile "$RIGLAB_STATE/registry/registry.pid"; }
+registry_stop() { stop_pidfile "$RIGLAB_STATE/registry/registry.pid" "$RIGLAB_STATE/registry/config.yml"; }
 
 cmd="${1:-}"; shift || true
 case "$cmd" in

@@ -31,9 +31,9 @@ if ! { [ -f "$RIGLAB_STATE/postgres/data/PG_VERSION" ] && (is_root && runuser -u
   bash "$svc" pg-start "$LOCAL_PG_PORT"; started+=(postgres)
 fi
 # A test Redis already running belongs to another test run: reuse it and leave it running.
-if ! pid_alive "$RIGLAB_STATE/redis-test/redis.pid"; then started+=(redis); fi
+if ! pid_is "$RIGLAB_STATE/redis-test/redis.pid" redis-server; then started+=(redis); fi
 bash "$svc" redis-start test "$TEST_REDIS_PORT"
-if ! pid_alive "$RIGLAB_STATE/engines/local/dockerd.pid"; then started+=(engine); fi
+if ! pid_is "$RIGLAB_STATE/engines/local/dockerd.pid" "$RIGLAB_STATE/engines/local/data "; then started+=(engine); fi
 ENGINE="$(bash "$svc" engine-start local riglab0 172.31.240.1/24)"
 build_ok
 
