@@ -68,12 +68,18 @@ if (l) {
       `| control plane with ${f.running} labs running | ${f.portal.cores.toFixed(3)} core, RSS peak ${f.portal.rssPeakMb.toFixed(0)} MB | ≤ ${f.target.cores} core, ≤ ${f.target.rssMb} MB | ${f.met ? 'met' : 'not met'} |`,
     );
 }
-const others = [l ? null : 'bench-', 'proxy-', 'queue-', 'ledger-', 'telemetry-']
-  .filter(Boolean)
-  .map(newest)
-  .filter(Boolean);
+const x = newest('proxy-');
+if (x)
+  for (const r of x.data.rows) {
+    const verdict = !r.met.applies ? `— (${r.bound ?? 'backend'} is the ceiling)` : r.met.all ? 'met' : 'not met';
+    out.push(
+      `| proxy ${r.name}: riglab / CHP / direct ${r.unit} (p99 ms) | ${r.riglab.rate.toFixed(0)} (${+r.riglab.p99.toFixed(1)}) / ${r.chp.rate.toFixed(0)} (${+r.chp.p99.toFixed(1)}) / ${r.direct.rate.toFixed(0)} (${+r.direct.p99.toFixed(1)}) = ${r.ratio.rate.toFixed(2)}× CHP, p99 ${r.ratio.p99.toFixed(2)}× | ≥ ${r.target.rateVsChp}× CHP, p99 ≤ ${r.target.p99VsChp}× | ${verdict} |`,
+    );
+  }
+const others = [l ? null : 'bench-', 'queue-', 'ledger-', 'telemetry-'].filter(Boolean).map(newest).filter(Boolean);
 out.push('', p ? `Placement figures from ${p.file}.` : 'No placement results yet.');
 if (l) out.push(`Launch, class start and footprint figures from ${l.file}.`);
+if (x) out.push(`Proxy figures from ${x.file}.`);
 if (others.length)
   out.push(`Other results (figures and their tables as printed above): ${others.map((o) => o.file).join(', ')}.`);
 const text = `${out.join('\n')}\n`;
